@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each bootstraps .venv itself.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/*.txt 2>/dev/null | sha256sum | cut -c1-12)
+# torch is pinned to the CPU build that the offline wheel folder holds; with Internet, pass
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+WHEELS_DIR ?= /opt/wheels
+PIP_TORCH_FLAGS := $(if $(wildcard $(WHEELS_DIR)/torch-*.whl),--find-links $(WHEELS_DIR),) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+PYTEST_ARGS ?=
+PY_DIRS := scripts tests lambda model bench
+
+.PHONY: help demo test lint fmt bench venv clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml $(wildcard requirements/*.txt)
+	@echo ">> setting up $(VENV) (first run takes a few minutes)"
+	@rm -f $(VENV)/.installed-*
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet $(PIP_TORCH_FLAGS) "$(TORCH_SPEC)"
+	@$(PY) -m pip install --quiet -r requirements/dev.txt
+	@# checkov pins an old boto3: it gets a venv of its own, linked into .venv/bin.
+	@test -x $(VENV)/checkov/bin/checkov || ($(PYTHON) -m venv $(VENV)/checkov && $(VENV)/checkov/bin/pip install --quiet -r requirements/checkov.txt)
+	@ln -sf ../checkov/bin/checkov $(VENV)/bin/checkov
+	@touch $@
+
+venv: $(STAMP) ## create/refresh .venv
+
+demo: $(STAMP) ## run the whole pipeline locally: pin -> build -> publish -> apply -> serve -> answer
+	@$(VENV)/bin/hubdeploy local up --env dev
+
+test: $(STAMP) ## run every test (unit, terraform against moto, end to end)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, terraform fmt, checkov, actionlint, zizmor (the same hooks pre-commit runs)
+	$(VENV)/bin/ruff check $(PY_DIRS)
+	$(VENV)/bin/ruff format --check $(PY_DIRS)
+	terraform fmt -check -recursive terraform
+	$(VENV)/bin/checkov --config-file .checkov.yaml
+	$(VENV)/bin/actionlint
+	$(VENV)/bin/zizmor --offline .github/workflows
+
+fmt: $(STAMP) ## fix what lint can fix
+	@$(VENV)/bin/ruff format $(PY_DIRS)
+	@$(VENV)/bin/ruff check --fix $(PY_DIRS)
+	@terraform fmt -recursive terraform
+
+bench: $(STAMP) ## benchmarks; writes .bench/results.json
+	@$(PY) -m bench
+
+clean: ## remove generated files (keeps .venv)
+	rm -rf .bench .build .cache .local .pytest_cache

@@ -1,0 +1,5 @@
+"""Allow `python -m hubdeploy`."""
+
+from hubdeploy.cli import main
+
+raise SystemExit(main())

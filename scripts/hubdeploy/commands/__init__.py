@@ -1,0 +1,1 @@
+"""One module per `hubdeploy` command; see hubdeploy.cli for the contract."""

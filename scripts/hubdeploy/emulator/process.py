@@ -1,0 +1,91 @@
+"""Start and stop the emulator as a child process (tests, the local stack)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from hubdeploy.errors import LocalStackError
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's documented dummy credentials
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class Emulator:
+    """A moto_server child process on 127.0.0.1. Use as a context manager or call stop()."""
+
+    def __init__(self, *, port: int = 0, log_path: Path | None = None, startup_timeout: float = 60.0) -> None:
+        self.port = port
+        self.log_path = log_path
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.endpoint_url: str = ""
+
+    def start(self) -> Emulator:
+        ready = Path(tempfile.mkdtemp(prefix="hubdeploy-emu-")) / "url"
+        log_fh = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hubdeploy.emulator.server", "--port", str(self.port), "--ready-file", str(ready)],
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+            start_new_session=True,  # Ctrl-C in the parent's terminal is ours to handle, not the child's
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while not ready.exists():
+            if self.process.poll() is not None:
+                raise LocalStackError(
+                    f"the AWS emulator (moto_server) exited with code {self.process.returncode} while starting",
+                    hint=f"see {self.log_path}" if self.log_path else "re-run with --debug",
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise LocalStackError("the AWS emulator did not start in time", hint="check the machine load and retry")
+            time.sleep(0.05)
+        self.endpoint_url = ready.read_text().strip()
+        ready.unlink()
+        return self
+
+    def is_healthy(self) -> bool:
+        """True when the child is alive and answers HTTP."""
+        if not self.process or self.process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(self.endpoint_url + "/moto-api/", timeout=5):  # noqa: S310 - loopback
+                return True
+        except OSError:
+            return False
+
+    def reset(self) -> None:
+        """Drop every emulated resource (moto's reset API)."""
+        req = urllib.request.Request(self.endpoint_url + "/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(req, timeout=30).close()  # noqa: S310 - loopback only
+
+    def aws_env(self, region: str = "us-east-1") -> dict[str, str]:
+        """Environment variables that point boto3 (and the AWS CLI) at this emulator."""
+        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region}
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

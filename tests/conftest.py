@@ -1,0 +1,96 @@
+"""Fixtures shared by every test folder: tiny models in an offline HF cache, a scratch copy of the
+repository, and the AWS emulator."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hubdeploy.emulator.process import FAKE_CREDENTIALS, Emulator
+from hubdeploy.envs import DEFAULT_HUB_MODEL_ID
+from hubdeploy.standin import build_standin_model, install_in_hf_cache
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# What a scratch repository needs to behave like a checkout (terraform roots/modules, serving code).
+REPO_PARTS = ("terraform", "model", "lambda")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The real checkout (read-only use)."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT with FinBERT-tone's labels and tokenizer (safetensors)."""
+    return build_standin_model(tmp_path_factory.mktemp("tiny-model"), size="tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Same shape as `tiny_model_dir`, other weights: a "new revision" of the model."""
+    return build_standin_model(tmp_path_factory.mktemp("tiny-model-v2"), size="tiny", seed=1)
+
+
+@pytest.fixture
+def hf_cache(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """An offline HF cache holding the tiny model as `yiyanghkust/finbert-tone` (refs/main -> it).
+
+    Returns (cache_dir, revision_sha). HF_HUB_OFFLINE=1 so the real snapshot_download path serves it.
+    """
+    cache = tmp_path / "hf-cache"
+    revision = install_in_hf_cache(tiny_model_dir, cache, DEFAULT_HUB_MODEL_ID)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    return cache, revision
+
+
+@pytest.fixture
+def scratch_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the checkout's terraform/, model/ and lambda/ that tests may change freely.
+
+    HUBDEPLOY_ROOT points hubdeploy at it.
+    """
+    root = tmp_path / "repo"
+    root.mkdir()
+    for part in REPO_PARTS:
+        src = REPO_ROOT / part
+        if src.exists():
+            shutil.copytree(
+                src, root / part, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "artifacts.auto.tfvars.json")
+            )
+    monkeypatch.setenv("HUBDEPLOY_ROOT", str(root))
+    return root
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and a region, so nothing can reach a real account."""
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def emulator_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """One moto_server (with our shims) on 127.0.0.1 for the session; always stopped at the end."""
+    log_path = tmp_path_factory.mktemp("emulator") / "moto.log"
+    with Emulator(log_path=log_path) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(emulator_session: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """The session emulator, reset to empty, with AWS_* variables pointing boto3 at it."""
+    emulator_session.reset()
+    for key, value in emulator_session.aws_env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield emulator_session
