@@ -37,12 +37,14 @@ def table(results: list[Result]) -> str:
     """A fixed-width table for the terminal."""
     rows = [("name", "value", "unit", "baseline", "ratio")]
     for r in results:
-        rows.append((
-            r.name,
-            f"{r.value:.4g}",
-            r.unit,
-            "" if r.baseline is None else f"{r.baseline:.4g}",
-            "" if r.ratio is None else f"{r.ratio:.2f}x",
-        ))
+        rows.append(
+            (
+                r.name,
+                f"{r.value:.4g}",
+                r.unit,
+                "" if r.baseline is None else f"{r.baseline:.4g}",
+                "" if r.ratio is None else f"{r.ratio:.2f}x",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows)

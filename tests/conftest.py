@@ -62,7 +62,9 @@ def scratch_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         src = REPO_ROOT / part
         if src.exists():
             shutil.copytree(
-                src, root / part, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "artifacts.auto.tfvars.json")
+                src,
+                root / part,
+                ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "artifacts.auto.tfvars.json"),
             )
     monkeypatch.setenv("HUBDEPLOY_ROOT", str(root))
     return root

@@ -20,8 +20,7 @@ from hubdeploy.log import annotate, setup_logging
 from hubdeploy.settings import Settings
 
 # One line per command module, in the order `--help` lists them.
-COMMANDS: tuple[str, ...] = (
-)
+COMMANDS: tuple[str, ...] = ()
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ def build_standin_model(
 
 def folder_revision(model_dir: Path) -> str:
     """A deterministic 40-hex "commit SHA" for a local folder (sha1 over names and contents)."""
-    digest = hashlib.sha1()
+    digest = hashlib.sha1(usedforsecurity=False)  # a git-style id, not a security check
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
         digest.update(path.relative_to(model_dir).as_posix().encode() + b"\0")
         with path.open("rb") as fh:

@@ -15,7 +15,7 @@ from hubdeploy.errors import LocalStackError
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's documented dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
 
@@ -72,8 +72,12 @@ class Emulator:
 
     def aws_env(self, region: str = "us-east-1") -> dict[str, str]:
         """Environment variables that point boto3 (and the AWS CLI) at this emulator."""
-        return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_REGION": region,
-                "AWS_DEFAULT_REGION": region}
+        return {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+        }
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
