@@ -1,0 +1,104 @@
+"""A normalized plan hash: the same inputs planned twice give the same hash; any change a reviewer would
+care about (an action, an address, a planned value) gives another.
+
+The PR comment and the plan artifact record it; at merge the deploy job re-plans and refuses to apply
+when the hash differs from the reviewed one (the state or the inputs moved since the review).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from hubdeploy.errors import TerraformError, UsageError
+from hubdeploy.plansummary import UNKNOWN, classify, managed_changes, mark_unknown
+
+HASH_VERSION = "v1"
+# Attributes that change on every plan or apply without anyone changing the inputs.
+VOLATILE_ATTRIBUTES = frozenset(
+    {
+        "creation_time",
+        "created_date",
+        "created_time",
+        "creation_date",
+        "last_modified",
+        "last_modified_time",
+        "last_updated",
+        "last_updated_date",
+        "timestamp",
+        "rfc3339",
+        "unix",
+    }
+)
+# Tag keys whose values are run metadata, not desired state: a PR is planned at its merge ref and
+# deployed from the merge commit on main, so a commit tag differs between the two by design.
+VOLATILE_TAG_WORDS = ("commit", "timestamp", "deployedat", "runid", "runurl")
+
+
+class PlanChangedError(TerraformError):
+    """The plan at deploy time is not the plan that was reviewed."""
+
+
+def _norm(key: str) -> str:
+    return "".join(ch for ch in key.lower() if ch.isalnum())
+
+
+def _strip(value: Any, *, in_tags: bool = False) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in VOLATILE_ATTRIBUTES:
+                continue
+            if in_tags and any(word in _norm(key) for word in VOLATILE_TAG_WORDS):
+                continue
+            out[key] = _strip(item, in_tags=key in {"tags", "tags_all"})
+        return out
+    if isinstance(value, list):
+        return [_strip(item) for item in value]
+    return value
+
+
+def normalize(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a plan that define what apply will do, in a canonical form."""
+    resources = []
+    for rc in managed_changes(plan):
+        change = rc.get("change") or {}
+        verb = classify(change.get("actions") or [])
+        if verb in {"no-op", "read"}:
+            continue  # untouched resources: their refreshed attributes are not part of the change
+        after = None if verb == "delete" else mark_unknown(change.get("after"), change.get("after_unknown"))
+        resources.append({"address": rc.get("address"), "action": verb, "after": _strip(after)})
+    resources.sort(key=lambda item: str(item["address"]))
+    outputs = {
+        name: classify(out.get("actions") or [])
+        for name, out in sorted((plan.get("output_changes") or {}).items())
+        if classify(out.get("actions") or []) not in {"no-op", "read"}
+    }
+    return {"version": HASH_VERSION, "resources": resources, "outputs": outputs, "unknown": UNKNOWN}
+
+
+def plan_hash(plan: Mapping[str, Any]) -> str:
+    """`sha256:<hex>` of the normalized plan."""
+    canonical = json.dumps(normalize(plan), sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_hash(value: str) -> str:
+    """Validate a hash typed by a user or read from a comment."""
+    digest = value.removeprefix("sha256:")
+    if len(digest) != 64 or any(ch not in "0123456789abcdef" for ch in digest):
+        raise UsageError(f"{value!r} is not a plan hash", hint="expected sha256:<64 hex>, as printed by hubdeploy plan")
+    return "sha256:" + digest
+
+
+def compare(*, env: str, reviewed: str, current: str) -> None:
+    """Raise unless the plan about to be applied is the one that was reviewed."""
+    if check_hash(reviewed) != check_hash(current):
+        raise PlanChangedError(
+            f"{env}: the plan now differs from the one reviewed on the PR "
+            f"(reviewed {reviewed[:19]}…, now {current[:19]}…); refusing to apply",
+            hint="something changed since the review (another merge, drift, new inputs): re-run the PR "
+            "workflow or open a new PR so the new plan is reviewed",
+        )

@@ -1,0 +1,330 @@
+"""Summarise a `terraform show -json` plan: action counts, the model old -> new, warnings.
+
+Reads only the plan JSON; every value shown to a reviewer passes through `mask_sensitive` first, so a
+value Terraform marks sensitive (before_sensitive / after_sensitive) is never printed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubdeploy.errors import TerraformError
+
+UNKNOWN = "(known after apply)"
+SENSITIVE = "(sensitive value)"
+ABSENT = "-"
+
+MODEL_TYPE = "aws_sagemaker_model"
+CONFIG_TYPE = "aws_sagemaker_endpoint_configuration"
+ENDPOINT_TYPE = "aws_sagemaker_endpoint"
+# Replacing these is the normal way a model changes (configs are immutable in SageMaker); anything
+# else destroyed or replaced deserves a reviewer's attention.
+EXPECTED_REPLACEMENTS = frozenset({MODEL_TYPE, CONFIG_TYPE})
+
+# Rows of the model table, in display order.
+MODEL_FIELDS: tuple[tuple[str, str], ...] = (
+    ("hub_model_id", "Hub model"),
+    ("hub_revision", "Revision"),
+    ("artifact", "Artifact (S3)"),
+    ("artifact_sha256", "Artifact sha256"),
+    ("model_name", "SageMaker model"),
+    ("endpoint_config_name", "Endpoint config"),
+    ("instance_type", "Instance type"),
+    ("instance_count", "Instance count"),
+    ("endpoint_name", "Endpoint"),
+)
+
+# Tag / environment keys that carry the model identity, compared after `_norm` (lowercase, letters and
+# digits only), so `hubdeploy:hub-model-id`, `HubModelId` and `HF_MODEL_ID` all match.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "hub_model_id": ("hubmodelid", "hfmodelid", "hubdeployhubmodelid", "modelid"),
+    "hub_revision": ("hubrevision", "hfmodelrevision", "hubdeployhubrevision", "modelrevision", "revision"),
+    "artifact_sha256": ("modelartifactsha256", "artifactsha256", "hubdeployartifactsha256", "modelsha256", "sha256"),
+}
+
+
+def _norm(key: str) -> str:
+    return "".join(ch for ch in key.lower() if ch.isalnum())
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    """Read a plan JSON file written by `terraform show -json`."""
+    try:
+        plan = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TerraformError(f"no plan JSON at {path}", hint="run: hubdeploy plan --env ENV --out DIR") from None
+    except json.JSONDecodeError as exc:
+        raise TerraformError(f"{path} is not JSON ({exc})", hint="regenerate it with terraform show -json") from None
+    if not isinstance(plan, dict) or "format_version" not in plan:
+        raise TerraformError(f"{path} is not a terraform show -json plan", hint="regenerate it with hubdeploy plan")
+    return plan
+
+
+def classify(actions: Iterable[str]) -> str:
+    """Terraform's action list -> one verb: create, update, replace, delete, read, forget or no-op.
+
+    Both ["delete", "create"] and ["create", "delete"] (create_before_destroy) are one replace.
+    """
+    acts = list(actions)
+    if "create" in acts and "delete" in acts:
+        return "replace"
+    if len(acts) == 1 and acts[0] in {"create", "update", "delete", "read", "no-op", "forget"}:
+        return acts[0]
+    return "+".join(acts) or "no-op"
+
+
+def managed_changes(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The plan's managed-resource changes (data source reads are not changes a reviewer approves)."""
+    return [rc for rc in plan.get("resource_changes") or [] if rc.get("mode", "managed") == "managed"]
+
+
+def mask_sensitive(value: Any, sensitive: Any) -> Any:
+    """`value` with every part that `sensitive` (Terraform's *_sensitive mirror) flags replaced."""
+    if sensitive is True:
+        return SENSITIVE if value is not None else None
+    if isinstance(value, dict) and isinstance(sensitive, dict):
+        return {k: mask_sensitive(v, sensitive.get(k)) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(sensitive, list):
+        return [mask_sensitive(v, sensitive[i] if i < len(sensitive) else None) for i, v in enumerate(value)]
+    return value
+
+
+def mark_unknown(value: Any, unknown: Any) -> Any:
+    """`value` with every part `after_unknown` flags set to UNKNOWN (the plan JSON leaves them out)."""
+    if unknown is True:
+        return UNKNOWN
+    if isinstance(unknown, dict):
+        base = dict(value) if isinstance(value, dict) else {}
+        for key, flag in unknown.items():
+            base[key] = mark_unknown(base.get(key), flag)
+        return base
+    if isinstance(unknown, list):
+        base_list = list(value) if isinstance(value, list) else []
+        base_list += [None] * (len(unknown) - len(base_list))
+        return [mark_unknown(base_list[i], flag) for i, flag in enumerate(unknown)]
+    return value
+
+
+def visible_before(change: Mapping[str, Any]) -> Any:
+    """The prior values a reviewer may see."""
+    return mask_sensitive(change.get("before"), change.get("before_sensitive"))
+
+
+def visible_after(change: Mapping[str, Any]) -> Any:
+    """The planned values a reviewer may see: sensitive parts masked, unknown parts marked."""
+    after = mark_unknown(change.get("after"), change.get("after_unknown"))
+    return mask_sensitive(after, change.get("after_sensitive"))
+
+
+@dataclass(frozen=True)
+class PlanWarning:
+    """A resource destroyed or replaced that is not a SageMaker model or endpoint config."""
+
+    address: str
+    action: str  # "delete" or "replace"
+    reason: str | None = None
+
+    def text(self) -> str:
+        verb = "destroyed" if self.action == "delete" else "replaced"
+        why = f" ({self.reason.replace('_', ' ')})" if self.reason else ""
+        return f"{self.address} will be {verb}{why}"
+
+
+@dataclass
+class PlanSummary:
+    """What a reviewer needs from a plan, with no sensitive value in it (safe to upload and print)."""
+
+    add: int = 0
+    change: int = 0
+    replace: int = 0
+    destroy: int = 0
+    forget: int = 0
+    model: dict[str, tuple[str, str]] = field(default_factory=dict)  # field -> (old, new)
+    warnings: list[PlanWarning] = field(default_factory=list)
+    outputs_changed: list[str] = field(default_factory=list)
+    errored: bool = False
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.add or self.change or self.replace or self.destroy or self.forget or self.outputs_changed)
+
+    def line(self) -> str:
+        """`1 to add, 0 to change, 1 to replace, 0 to destroy` (or `No changes.`)."""
+        if not self.has_changes:
+            return "No changes. Infrastructure matches the configuration."
+        text = f"{self.add} to add, {self.change} to change, {self.replace} to replace, {self.destroy} to destroy"
+        if self.forget:
+            text += f", {self.forget} to forget"
+        if not (self.add or self.change or self.replace or self.destroy or self.forget):
+            text = "Only outputs change: " + ", ".join(self.outputs_changed)
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["model"] = {k: list(v) for k, v in self.model.items()}
+        data["summary_line"] = self.line()
+        data["has_changes"] = self.has_changes
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlanSummary:
+        return cls(
+            add=int(data.get("add", 0)),
+            change=int(data.get("change", 0)),
+            replace=int(data.get("replace", 0)),
+            destroy=int(data.get("destroy", 0)),
+            forget=int(data.get("forget", 0)),
+            model={k: (str(v[0]), str(v[1])) for k, v in (data.get("model") or {}).items()},
+            warnings=[PlanWarning(**w) for w in data.get("warnings") or []],
+            outputs_changed=list(data.get("outputs_changed") or []),
+            errored=bool(data.get("errored", False)),
+        )
+
+
+def _first(values: Any, *path: str | int) -> Any:
+    """Walk dicts and Terraform's one-element block lists: _first(v, "production_variants", "instance_type")."""
+    cur = values
+    for step in path:
+        if isinstance(cur, list):
+            cur = cur[0] if cur else None
+        if isinstance(step, int):
+            cur = cur[step] if isinstance(cur, list) and len(cur) > step else None
+        elif isinstance(cur, dict):
+            cur = cur.get(step)
+        else:
+            return None
+    if isinstance(cur, list) and len(cur) == 1 and not isinstance(cur[0], (dict, list)):
+        cur = cur[0]
+    return cur
+
+
+def _lookup(mapping: Any, field_name: str) -> Any:
+    """A model-identity value from tags or container environment, by any of the accepted key spellings."""
+    if not isinstance(mapping, dict):
+        return None
+    if mapping == UNKNOWN:
+        return UNKNOWN
+    normalised = {_norm(k): v for k, v in mapping.items()}
+    for key in _KEYS[field_name]:
+        if key in normalised:
+            return normalised[key]
+    return None
+
+
+def _model_fields(values: Any) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        return {}
+    container = _first(values, "primary_container") or _first(values, "container") or {}
+    environment = container.get("environment") if isinstance(container, dict) else None
+    tags = values.get("tags_all") if isinstance(values.get("tags_all"), dict) else values.get("tags")
+    fields: dict[str, Any] = {"model_name": values.get("name")}
+    for name in ("hub_model_id", "hub_revision", "artifact_sha256"):
+        found = _lookup(tags, name)
+        if found is None:
+            found = _lookup(environment, name)
+        fields[name] = found
+    model_data = container.get("model_data_url") if isinstance(container, dict) else None
+    if model_data is None and isinstance(container, dict):
+        model_data = _first(container, "model_data_source", "s3_data_source", "s3_uri")
+    fields["artifact"] = model_data
+    return fields
+
+
+def _config_fields(values: Any) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        return {}
+    variant = _first(values, "production_variants")
+    fields: dict[str, Any] = {"endpoint_config_name": values.get("name")}
+    if isinstance(variant, dict):
+        serverless = _first(variant, "serverless_config")
+        if isinstance(serverless, dict) and serverless:
+            fields["instance_type"] = f"serverless {serverless.get('memory_size_in_mb', '?')} MB"
+            fields["instance_count"] = f"max concurrency {serverless.get('max_concurrency', '?')}"
+        else:
+            fields["instance_type"] = variant.get("instance_type")
+            fields["instance_count"] = variant.get("initial_instance_count")
+    elif variant == UNKNOWN:
+        fields["instance_type"] = fields["instance_count"] = UNKNOWN
+    return fields
+
+
+def _endpoint_fields(values: Any) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        return {}
+    return {"endpoint_name": values.get("name"), "endpoint_config_name_ep": values.get("endpoint_config_name")}
+
+
+_EXTRACTORS = {MODEL_TYPE: _model_fields, CONFIG_TYPE: _config_fields, ENDPOINT_TYPE: _endpoint_fields}
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ABSENT
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def model_table(changes: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """field -> (old, new) for the serving chain, from the first model / config / endpoint in the plan.
+
+    A resource replaced with create_before_destroy shows as one change whose `before` is the old object
+    and `after` the new one, so old -> new comes straight from before/after.
+    """
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    seen: set[str] = set()
+    for rc in changes:
+        kind = rc.get("type", "")
+        extractor = _EXTRACTORS.get(kind)
+        if extractor is None or kind in seen:
+            continue
+        seen.add(kind)
+        change = rc.get("change") or {}
+        verb = classify(change.get("actions") or [])
+        before = visible_before(change)
+        after = visible_after(change) if verb != "delete" else None
+        for key, value in extractor(before).items():
+            old.setdefault(key, value)
+        for key, value in extractor(after).items():
+            new.setdefault(key, value)
+    if not seen:
+        return {}
+    # The endpoint's own view of its config is authoritative when the config resource is missing.
+    for side in (old, new):
+        if side.get("endpoint_config_name") is None:
+            side["endpoint_config_name"] = side.get("endpoint_config_name_ep")
+        side.pop("endpoint_config_name_ep", None)
+    return {name: (_show(old.get(name)), _show(new.get(name))) for name, _label in MODEL_FIELDS}
+
+
+def summarize(plan: Mapping[str, Any]) -> PlanSummary:
+    """Count actions, build the model table and the warnings of one plan."""
+    summary = PlanSummary(errored=bool(plan.get("errored", False)))
+    changes = managed_changes(plan)
+    for rc in changes:
+        change = rc.get("change") or {}
+        verb = classify(change.get("actions") or [])
+        if verb == "create":
+            summary.add += 1
+        elif verb == "update":
+            summary.change += 1
+        elif verb == "replace":
+            summary.replace += 1
+        elif verb == "delete":
+            summary.destroy += 1
+        elif verb == "forget":
+            summary.forget += 1
+        if verb in {"delete", "replace"} and rc.get("type") not in EXPECTED_REPLACEMENTS:
+            summary.warnings.append(
+                PlanWarning(address=rc.get("address", "?"), action=verb, reason=rc.get("action_reason"))
+            )
+    summary.model = model_table(changes)
+    for name, output in sorted((plan.get("output_changes") or {}).items()):
+        if classify(output.get("actions") or []) not in {"no-op", "read"}:
+            summary.outputs_changed.append(name)
+    return summary
