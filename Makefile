@@ -1,5 +1,8 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Each bootstraps .venv itself.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip repeats a warning per package for find-links folders some machines configure but lack.
+QUIET_PIP := 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -24,11 +27,11 @@ $(STAMP): pyproject.toml $(wildcard requirements/*.txt)
 	@echo ">> setting up $(VENV) (first run takes a few minutes)"
 	@rm -f $(VENV)/.installed-*
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet $(PIP_TORCH_FLAGS) "$(TORCH_SPEC)"
-	@$(PY) -m pip install --quiet -r requirements/dev.txt
+	@$(PY) -m pip install --quiet --upgrade pip $(QUIET_PIP)
+	@$(PY) -m pip install --quiet $(PIP_TORCH_FLAGS) "$(TORCH_SPEC)" $(QUIET_PIP)
+	@$(PY) -m pip install --quiet -r requirements/dev.txt $(QUIET_PIP)
 	@# checkov pins an old boto3: it gets a venv of its own, linked into .venv/bin.
-	@test -x $(VENV)/checkov/bin/checkov || ($(PYTHON) -m venv $(VENV)/checkov && $(VENV)/checkov/bin/pip install --quiet -r requirements/checkov.txt)
+	@test -x $(VENV)/checkov/bin/checkov || ($(PYTHON) -m venv $(VENV)/checkov && $(VENV)/checkov/bin/pip install --quiet -r requirements/checkov.txt $(QUIET_PIP))
 	@ln -sf ../checkov/bin/checkov $(VENV)/bin/checkov
 	@touch $@
 
