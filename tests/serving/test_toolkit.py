@@ -1,0 +1,110 @@
+"""model/code/inference.py served in-process by the real sagemaker-huggingface-inference-toolkit + MMS worker.
+
+The same test file runs under the Hugging Face container's transformers 4.x in test_dlc_versions.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.serving.toolkit_host import ensure_toolkit_importable, invoke, load_model_service
+
+pytestmark = pytest.mark.model
+
+BODY = json.dumps({"inputs": ["Net sales rose 12% to EUR 1.2bn.", "The outlook was cut."]}).encode()
+
+
+@pytest.fixture(scope="module")
+def service(model_package_dir):
+    """One MMS `Service` wrapping the toolkit's HuggingFaceHandlerService, as one container worker holds."""
+    return load_model_service(model_package_dir)
+
+
+def test_toolkit_uses_our_functions_not_its_pipeline(service, inference):
+    handler = service._entry_point.__self__
+    assert handler.initialized
+    assert handler.preprocess is inference.input_fn
+    assert handler.predict is inference.predict_fn
+    assert handler.postprocess is inference.output_fn
+    assert isinstance(handler.model, inference.Classifier)
+
+
+def test_invocation_returns_json_per_input(service, inference, classifier):
+    reply = invoke(service, BODY, content_type="application/json")
+
+    assert reply.status == 200
+    assert reply.content_type == "application/json"
+    expected = inference.predict_fn(json.loads(BODY), classifier)
+    got = reply.json()
+    assert [e["label"] for e in got] == [e["label"] for e in expected]
+    assert [e["score"] for e in got] == pytest.approx([e["score"] for e in expected], abs=1e-6)
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+def test_content_type_parameters_and_accept_variants(service, content_type, accept):
+    reply = invoke(service, BODY, content_type=content_type, accept=accept)
+
+    assert reply.status == 200, reply.message
+    assert len(reply.json()) == 2
+
+
+def test_all_scores_through_the_toolkit(service):
+    body = json.dumps({"inputs": "Profit fell.", "parameters": {"return_all_scores": True}}).encode()
+
+    entry = invoke(service, body).json()[0]
+
+    assert {s["label"] for s in entry["scores"]} == {"Neutral", "Positive", "Negative"}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "accept", "message"),
+    [
+        (b"{oops", "application/json", None, "request body is not valid JSON"),
+        (b'{"inputs": []}', "application/json", None, '"inputs" is an empty list'),
+        (b'{"inputs": ""}', "application/json", None, '"inputs" is empty'),
+        (b'{"inputs": [1]}', "application/json", None, '"inputs"[0] must be a string'),
+        (json.dumps({"inputs": ["t"] * 129}).encode(), "application/json", None, "129 texts in one request"),
+        (b"\xff\xfe\x00", "application/json; charset=utf-8", None, "not valid UTF-8"),
+        # Exact application/json is decoded by the toolkit itself before our code runs: its message.
+        (b"\xff\xfe\x00", "application/json", None, "utf-8"),
+        (b'{"inputs": "x"}', "text/plain", None, "content type 'text/plain' is not supported"),
+        (b'{"inputs": "x"}', "application/json", "text/csv", "Accept 'text/csv' cannot be served"),
+    ],
+)
+def test_bad_requests_get_http_400_with_the_reason_and_the_worker_keeps_serving(
+    service, body, content_type, accept, message
+):
+    reply = invoke(service, body, content_type=content_type, accept=accept)
+
+    assert reply.status == 400
+    assert message in reply.message
+    assert "Traceback" not in reply.message
+    assert invoke(service, BODY).status == 200
+
+
+def test_handle_called_directly_with_a_model_server_context(model_package_dir, inference):
+    """The brief's handler-level contract: initialize(context), then handle(data, context)."""
+    ensure_toolkit_importable()
+    from mms.context import Context, RequestProcessor
+    from mms.metrics.metrics_store import MetricsStore
+    from mms.service import PredictionException
+    from sagemaker_huggingface_inference_toolkit.handler_service import HuggingFaceHandlerService
+
+    context = Context("model", str(model_package_dir), None, 1, None, "1.1.11")
+    context.metrics = MetricsStore({0: "req-1"}, "model")
+    handler = HuggingFaceHandlerService()
+    handler.initialize(context)
+
+    context.request_processor = [RequestProcessor({"Content-Type": "application/json", "Accept": "application/json"})]
+    response = handler.handle([{"body": BODY}], context)
+
+    assert len(json.loads(response[0])) == 2
+    assert context.get_response_content_type(0) == "application/json"
+
+    with pytest.raises(PredictionException) as raised:
+        handler.handle([{"body": b'{"inputs": {}}'}], context)
+    assert raised.value.error_code == 400
+    assert '"inputs" must be a string or a list of strings, got an object' in raised.value.message
