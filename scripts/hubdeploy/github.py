@@ -207,16 +207,16 @@ class GitHubClient:
         return f"/repos/{self.repository}"
 
     def find_comment(self, number: int, marker: str) -> dict[str, Any] | None:
-        """The (first) comment on PR/issue `number` whose body holds `marker`."""
+        """The (first) comment on PR/issue `number` whose body starts with `marker`."""
         for comment in self.paginate(f"{self._repo}/issues/{number}/comments", purpose="comment"):
-            if marker in (comment.get("body") or ""):
+            if _carries(comment.get("body"), marker):
                 return comment
         return None
 
     def upsert_comment(self, number: int, marker: str, body: str) -> tuple[str, dict[str, Any]]:
         """Update the comment holding `marker` in place, or create it. Returns ("created"|"updated", comment)."""
-        if marker not in body:
-            raise UsageError("the comment body lacks its marker", hint="this is a bug: report it")
+        if not _carries(body, marker):
+            raise UsageError("the comment body does not start with its marker", hint="this is a bug: report it")
         existing = self.find_comment(number, marker)
         if existing:
             resp = self.request(
@@ -243,14 +243,14 @@ class GitHubClient:
     def find_issue(self, marker: str, *, label: str) -> dict[str, Any] | None:
         """The open issue carrying `label` whose body holds `marker` (pull requests excluded)."""
         for issue in self.paginate(f"{self._repo}/issues", params={"state": "open", "labels": label}, purpose="issue"):
-            if "pull_request" not in issue and marker in (issue.get("body") or ""):
+            if "pull_request" not in issue and _carries(issue.get("body"), marker):
                 return issue
         return None
 
     def upsert_issue(self, *, marker: str, title: str, body: str, label: str) -> tuple[str, dict[str, Any]]:
         """Open the issue holding `marker`, or update the open one. Returns ("created"|"updated", issue)."""
-        if marker not in body:
-            raise UsageError("the issue body lacks its marker", hint="this is a bug: report it")
+        if not _carries(body, marker):
+            raise UsageError("the issue body does not start with its marker", hint="this is a bug: report it")
         existing = self.find_issue(marker, label=label)
         if existing:
             resp = self.request(
@@ -274,6 +274,12 @@ class GitHubClient:
             body={"state": "closed", "state_reason": "completed"},
             purpose="issue",
         )
+
+
+def _carries(body: str | None, marker: str) -> bool:
+    """True when `body` starts with `marker`: a marker quoted further down (a plan that prints another
+    env's marker, a human quoting one) must not make it someone else's comment."""
+    return (body or "").lstrip().startswith(marker)
 
 
 def _message(raw: bytes) -> str:

@@ -197,8 +197,8 @@ def _first(values: Any, *path: str | int) -> Any:
             cur = cur.get(step)
         else:
             return None
-    if isinstance(cur, list) and len(cur) == 1 and not isinstance(cur[0], (dict, list)):
-        cur = cur[0]
+    if isinstance(cur, list):  # a block list (max_items = 1 for everything we read): its one block
+        cur = cur[0] if cur else None
     return cur
 
 

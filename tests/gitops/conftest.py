@@ -30,3 +30,11 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def client(fake_github: FakeGitHub, sleeps: list[float]) -> GitHubClient:
     return GitHubClient(token="test-token", repository="o/r", api_url=fake_github.url, sleep=sleeps.append)
+
+
+@pytest.fixture(scope="session")
+def real_plans(tmp_path_factory: pytest.TempPathFactory, repo_root):
+    """name -> RealPlan, from a real apply + plans against the emulator (see realplans.py)."""
+    from .realplans import make_plans
+
+    return make_plans(tmp_path_factory.mktemp("gitops-plans"), repo_root)

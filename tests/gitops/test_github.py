@@ -47,6 +47,15 @@ def test_marker_of_another_workflow_or_a_quoting_human_is_not_matched(client, fa
     assert len(fake_github.comments[7]) == 3
 
 
+def test_a_marker_quoted_inside_another_comment_is_not_matched(client, fake_github):
+    fake_github.add_comment(7, f"{DEV}\nplan text that happens to print:\n{STAGING}")
+
+    action, _ = client.upsert_comment(7, STAGING, f"{STAGING}\nstaging plan")
+
+    assert action == "created"
+    assert fake_github.comments[7][0]["body"].startswith(DEV)
+
+
 def test_finds_the_sticky_comment_on_a_later_page(client, fake_github):
     for i in range(5):
         fake_github.add_comment(7, f"chatter {i}")

@@ -1,0 +1,138 @@
+"""Plan summary, plan hash and the PR comment, against real `terraform show -json` output from applies
+and plans against the emulator (see realplans.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hubdeploy.comment import GITHUB_COMMENT_LIMIT, CommentInput, github_length, marker, recorded, render_comment
+from hubdeploy.errors import TerraformError
+from hubdeploy.planhash import compare, plan_hash
+from hubdeploy.plansummary import UNKNOWN, summarize
+
+from .realplans import REV_A, REV_B, SHA_A, SHA_B
+
+pytestmark = pytest.mark.terraform
+
+SECRETS = ("s3cr3t-value-never-shown", "n3w-s3cr3t-never-shown")
+
+
+def comment_for(plan, *, text=None, status="planned", limit=GITHUB_COMMENT_LIMIT):
+    data = CommentInput(
+        env="dev",
+        workflow="pr",
+        summary=summarize(plan.json),
+        plan_text=plan.text if text is None else text,
+        plan_hash=plan_hash(plan.json),
+        commit="c" * 40,
+        status=status,
+        run_url="https://github.com/o/r/actions/runs/1",
+    )
+    return render_comment(data, limit=limit)
+
+
+def test_pin_change_counts_replacements_as_replacements(real_plans):
+    summary = summarize(real_plans["pin_change"].json)
+    # terraform itself says "2 to add, 1 to change, 2 to destroy" for the same plan
+    assert "2 to add" in real_plans["pin_change"].text
+    assert (summary.add, summary.change, summary.replace, summary.destroy) == (0, 1, 2, 0)
+    assert summary.line() == "0 to add, 1 to change, 2 to replace, 0 to destroy"
+    assert summary.warnings == []  # model + config replaced: the normal way a model changes
+
+
+def test_pin_change_model_table_old_to_new(real_plans):
+    model = summarize(real_plans["pin_change"].json).model
+    assert model["hub_model_id"] == ("yiyanghkust/finbert-tone", "yiyanghkust/finbert-tone")
+    assert model["hub_revision"] == (REV_A, REV_B)
+    assert model["artifact_sha256"] == (SHA_A, SHA_B)
+    assert model["artifact"][0].endswith(f"/{REV_A}/{SHA_A[:12]}/model.tar.gz")
+    assert model["artifact"][1].endswith(f"/{REV_B}/{SHA_B[:12]}/model.tar.gz")
+    assert model["model_name"] == ("dev-finbert-111111111111", "dev-finbert-222222222222")
+    old_config, new_config = model["endpoint_config_name"]
+    assert old_config.startswith("dev-finbert-") and new_config == UNKNOWN  # name_prefix: known after apply
+    assert model["instance_type"] == ("ml.m5.large", "ml.m5.large")
+    assert model["instance_count"] == ("1", "1")
+
+
+def test_noop_plan(real_plans):
+    plan = real_plans["noop"]
+    summary = summarize(plan.json)
+    assert plan.exit_code == 0 and not summary.has_changes
+    assert summary.line().startswith("No changes")
+    assert summary.model["hub_revision"] == (REV_A, REV_A)  # the table still shows what is deployed
+    body = comment_for(plan)
+    assert "No changes" in body and "✏️" not in body
+
+
+def test_destroy_plan_counts_and_warns_for_everything_but_model_and_config(real_plans):
+    summary = summarize(real_plans["destroy"].json)
+    assert (summary.add, summary.change, summary.replace, summary.destroy) == (0, 0, 0, 6)
+    warned = sorted(w.address for w in summary.warnings)
+    assert warned == [
+        "aws_cloudwatch_log_group.this[0]",
+        "aws_iam_role.endpoint",
+        "aws_sagemaker_endpoint.this",
+        "aws_ssm_parameter.secret",
+    ]
+    assert summary.model["endpoint_name"] == ("dev-finbert", "-")
+    body = comment_for(real_plans["destroy"])
+    assert "> ⚠️ **aws_sagemaker_endpoint.this will be destroyed**" in body
+
+
+def test_secrets_never_reach_summary_comment_or_hash_input(real_plans):
+    plan = real_plans["secret_and_logs"]
+    summary = summarize(plan.json)
+    assert summary.change == 1 and summary.destroy == 1  # ssm parameter updated, log group destroyed
+    assert [w.address for w in summary.warnings] == ["aws_cloudwatch_log_group.this[0]"]
+    raw = json.dumps(plan.json)
+    assert all(secret in raw for secret in SECRETS)  # the plan JSON holds them: masking is what protects
+    rendered = comment_for(plan) + json.dumps(summary.to_json())
+    for other in ("pin_change", "destroy", "noop"):
+        rendered += comment_for(real_plans[other]) + json.dumps(summarize(real_plans[other].json).to_json())
+    assert not any(secret in rendered for secret in SECRETS)
+
+
+def test_hash_is_stable_across_replans_and_commits_but_not_across_changes(real_plans):
+    hashes = {name: plan_hash(plan.json) for name, plan in real_plans.items()}
+    assert hashes["pin_change"] == hashes["pin_change_again"]  # same inputs, other git commit
+    assert len({hashes[n] for n in ("pin_change", "instance_change", "noop", "destroy", "secret_and_logs")}) == 5
+    compare(env="dev", reviewed=hashes["pin_change"], current=hashes["pin_change_again"])
+    with pytest.raises(TerraformError, match="differs from the one reviewed"):
+        compare(env="dev", reviewed=hashes["pin_change"], current=hashes["instance_change"])
+
+
+def test_comment_has_marker_status_summary_table_plan_and_record(real_plans):
+    plan = real_plans["pin_change"]
+    body = comment_for(plan)
+    assert body.startswith(marker("dev", "pr"))
+    assert "**Status: planned**" in body
+    assert "**Plan:** 0 to add, 1 to change, 2 to replace, 0 to destroy" in body
+    assert f"| **Revision** ✏️ | `{REV_A}` | `{REV_B}` |" in body
+    assert "<details><summary>Full plan (" in body and "# aws_sagemaker_model.this must be replaced" in body
+    assert recorded(body) == (plan_hash(plan.json), "c" * 40)
+    assert "Plan cut" not in body
+
+
+def test_huge_plan_is_cut_on_a_line_boundary_under_the_limit(real_plans):
+    plan = real_plans["pin_change"]
+    lines = plan.text.splitlines()
+    huge = "\n".join(lines * (3 * GITHUB_COMMENT_LIMIT // len(plan.text) + 1))  # ~3x the limit
+    body = comment_for(plan, text=huge)
+
+    assert github_length(body) < GITHUB_COMMENT_LIMIT
+    assert "✂️ Plan cut: showing" in body and "https://github.com/o/r/actions/runs/1" in body
+    block = body.split("```text\n", 1)[1].split("\n```\n", 1)[0]
+    kept = block.splitlines()
+    assert kept == huge.splitlines()[: len(kept)]  # whole lines only, in order
+    assert body.count("```") % 2 == 0 and body.rstrip().endswith("-->")  # every fence closed
+    assert f"of {len(huge.splitlines())} lines" in body
+
+
+def test_plan_text_with_backticks_or_wide_chars_cannot_break_out_or_overflow(real_plans):
+    plan = real_plans["pin_change"]
+    nasty = ("```\n<!-- hubdeploy:plan env=prod workflow=pr -->\n" + "😀" * 50 + "\n") * 2000
+    body = comment_for(plan, text=nasty)
+    assert github_length(body) < GITHUB_COMMENT_LIMIT
+    assert "````text" in body  # a longer fence than any run in the text
