@@ -20,7 +20,7 @@ from hubdeploy.log import annotate, setup_logging
 from hubdeploy.settings import Settings
 
 # One line per command module, in the order `--help` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("bootstrap", "pin", "promote", "fetch", "build", "publish")
 
 log = logging.getLogger(__name__)
 
