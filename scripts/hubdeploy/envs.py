@@ -122,3 +122,69 @@ def write_pin(repo_root: Path, env: str, pin: ModelPin) -> Path:
 def artifacts_path(repo_root: Path, env: str) -> Path:
     """Where `hubdeploy publish` writes the S3 locations and digests Terraform reads."""
     return env_dir(repo_root, env) / ARTIFACTS_FILE
+
+
+def current_model_id(repo_root: Path, env: str) -> str:
+    """The hub_model_id an env's pin file names (even when its revision is not pinned yet), else the default."""
+    try:
+        data = json.loads(pin_path(repo_root, env).read_text())
+    except (OSError, json.JSONDecodeError):
+        return DEFAULT_HUB_MODEL_ID
+    model_id = data.get("hub_model_id") if isinstance(data, dict) else None
+    return model_id if isinstance(model_id, str) and model_id else DEFAULT_HUB_MODEL_ID
+
+
+# The Terraform variables `hubdeploy publish` writes; the env roots declare exactly these.
+ARTIFACT_VARIABLES: tuple[str, ...] = (
+    "artifact_bucket",
+    "model_data_url",
+    "model_artifact_sha256",
+    "lambda_s3_key",
+    "lambda_artifact_sha256",
+    "lambda_source_code_hash",
+    "git_commit",
+)
+
+
+@dataclass(frozen=True)
+class PublishedArtifacts:
+    """Where an env's artifacts are in S3 and their digests: the contents of artifacts.auto.tfvars.json."""
+
+    artifact_bucket: str
+    model_data_url: str  # s3://bucket/key of model.tar.gz
+    model_artifact_sha256: str  # hex
+    lambda_s3_key: str
+    lambda_artifact_sha256: str  # hex
+    lambda_source_code_hash: str  # base64 of the sha256 digest, as aws_lambda_function.source_code_hash wants
+    git_commit: str
+
+    def to_json(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in ARTIFACT_VARIABLES}
+
+    @property
+    def model_key(self) -> str:
+        return self.model_data_url.removeprefix(f"s3://{self.artifact_bucket}/")
+
+
+def write_artifacts(repo_root: Path, env: str, artifacts: PublishedArtifacts) -> Path:
+    """Atomically write `terraform/envs/<env>/artifacts.auto.tfvars.json`."""
+    path = artifacts_path(repo_root, env)
+    atomic_write_json(path, artifacts.to_json())
+    return path
+
+
+def read_artifacts(repo_root: Path, env: str) -> PublishedArtifacts:
+    """Read what `hubdeploy publish` wrote for `env`."""
+    path = artifacts_path(repo_root, env)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(
+            f"{env}: nothing published yet ({path} is missing)", hint=f"run: hubdeploy publish --env {env}"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{env}: {path} is unreadable ({exc})", hint=f"run: hubdeploy publish --env {env}") from None
+    missing = [name for name in ARTIFACT_VARIABLES if not isinstance(data, dict) or not isinstance(data.get(name), str)]
+    if missing:
+        raise UsageError(f"{env}: {path} lacks {', '.join(missing)}", hint=f"run: hubdeploy publish --env {env}")
+    return PublishedArtifacts(**{name: data[name] for name in ARTIFACT_VARIABLES})

@@ -1,0 +1,180 @@
+"""What must exist before Terraform can run: the state bucket and the artifact bucket.
+
+Both get the same hardening: versioning, default encryption, every public access block on, objects
+owned by the bucket owner (ACLs off), a policy refusing plain HTTP, and a lifecycle rule that reaps
+incomplete multipart uploads. Idempotent: a second run converges the settings of buckets carrying
+our owner tag and refuses to touch any bucket without it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hubdeploy import aws, naming
+from hubdeploy.errors import AwsError
+
+if TYPE_CHECKING:
+    from hubdeploy.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Old Terraform state versions are history worth keeping for a while, not forever.
+STATE_NONCURRENT_DAYS = 90
+ABORT_INCOMPLETE_UPLOAD_DAYS = 1
+
+
+@dataclass(frozen=True)
+class BucketReport:
+    name: str
+    purpose: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    region: str
+    state: BucketReport
+    artifacts: BucketReport
+
+    def backend_config(self) -> list[str]:
+        """The `-backend-config` flags of `terraform init` for every env root."""
+        return [f"-backend-config=bucket={self.state.name}", f"-backend-config=region={self.region}"]
+
+
+def tls_only_policy(bucket: str) -> str:
+    """Deny every request that does not use TLS."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+def _tags(s3: Any, bucket: str) -> dict[str, str]:
+    from botocore.exceptions import ClientError
+
+    try:
+        tag_set = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError as exc:
+        if aws.is_code(exc, "NoSuchTagSet", "NoSuchTagSetError"):
+            return {}
+        raise
+    return {t["Key"]: t["Value"] for t in tag_set}
+
+
+def _exists(s3: Any, bucket: str) -> bool:
+    """True if the bucket exists and we can use it; AwsError if it exists but belongs to someone else."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return True
+    except ClientError as exc:
+        if aws.is_code(exc, "404", "NoSuchBucket", "NotFound"):
+            return False
+        if aws.is_code(exc, "403", "AccessDenied"):
+            raise AwsError(
+                f"bucket {bucket} exists but is not accessible to these credentials (another account's?)",
+                hint=f"bucket names are global: choose another with {naming.STATE_BUCKET_VAR}/"
+                f"{naming.ARTIFACT_BUCKET_VAR}",
+            ) from None
+        raise
+
+
+def ensure_bucket(s3: Any, bucket: str, *, region: str, purpose: str) -> BucketReport:
+    """Create `bucket` (or adopt one we created before) and converge its hardening."""
+    owner_key, owner_value = naming.OWNER_TAG
+    created = False
+    with aws.aws_errors(f"set up the {purpose} bucket", bucket=bucket):
+        if _exists(s3, bucket):
+            if _tags(s3, bucket).get(owner_key) != owner_value:
+                raise AwsError(
+                    f"bucket {bucket} exists but was not created by hubdeploy (no {owner_key}={owner_value} tag)",
+                    hint=f"leave it alone and pick another name ({naming.STATE_BUCKET_VAR}/"
+                    f"{naming.ARTIFACT_BUCKET_VAR}), or tag it if it really is yours",
+                )
+            log.info("%s bucket %s exists and is ours: checking its settings", purpose, bucket)
+        else:
+            kwargs: dict[str, Any] = {"Bucket": bucket, "ObjectOwnership": "BucketOwnerEnforced"}
+            if region != "us-east-1":  # us-east-1 refuses an explicit LocationConstraint
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            s3.create_bucket(**kwargs)
+            created = True
+            # Tag first: if a later step fails, a re-run still recognises the bucket as ours.
+            s3.put_bucket_tagging(
+                Bucket=bucket,
+                Tagging={
+                    "TagSet": [{"Key": owner_key, "Value": owner_value}, {"Key": "hubdeploy:purpose", "Value": purpose}]
+                },
+            )
+            log.info("created %s bucket %s", purpose, bucket)
+        _harden(s3, bucket, purpose=purpose)
+    return BucketReport(name=bucket, purpose=purpose, created=created)
+
+
+def _harden(s3: Any, bucket: str, *, purpose: str) -> None:
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+        },
+    )
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    rules: list[dict[str, Any]] = [
+        {
+            "ID": "abort-incomplete-multipart-uploads",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
+        }
+    ]
+    if purpose == "state":
+        rules.append(
+            {
+                "ID": "expire-old-state-versions",
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": STATE_NONCURRENT_DAYS},
+            }
+        )
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+
+
+def bootstrap(
+    settings: Settings, *, state_bucket: str | None = None, artifact_bucket: str | None = None
+) -> BootstrapResult:
+    """Ensure both buckets exist, ours and hardened. Names default to naming.* for this account/region."""
+    if state_bucket is None or artifact_bucket is None:
+        account = aws.account_id(settings)
+        state_bucket = state_bucket or naming.state_bucket_name(account, settings.aws_region)
+        artifact_bucket = artifact_bucket or naming.artifact_bucket_name(account, settings.aws_region)
+    s3 = aws.client("s3", settings)
+    state = ensure_bucket(s3, state_bucket, region=settings.aws_region, purpose="state")
+    artifacts = ensure_bucket(s3, artifact_bucket, region=settings.aws_region, purpose="artifacts")
+    return BootstrapResult(region=settings.aws_region, state=state, artifacts=artifacts)

@@ -1,0 +1,34 @@
+"""`hubdeploy bootstrap --env ENV [--state-bucket B] [--artifact-bucket B]`: buckets Terraform needs first."""
+
+from __future__ import annotations
+
+import argparse
+
+from hubdeploy import bootstrap as bootstrapping
+from hubdeploy.envs import ENVIRONMENTS, check_env
+from hubdeploy.naming import state_key
+from hubdeploy.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bootstrap",
+        help="create the Terraform state bucket and the artifact bucket (idempotent, hardened)",
+        description="Create (or check) the state and artifact buckets: versioning, encryption, public access "
+        "blocked, TLS only, tagged as hubdeploy's. Refuses buckets hubdeploy did not create. Prints the "
+        "`terraform init` backend flags.",
+    )
+    parser.add_argument("--env", required=True, help=f"environment: {', '.join(ENVIRONMENTS)}")
+    parser.add_argument("--state-bucket", default=None, help="default: HUBDEPLOY_STATE_BUCKET or the naming rule")
+    parser.add_argument("--artifact-bucket", default=None, help="default: HUBDEPLOY_ARTIFACT_BUCKET or the naming rule")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    env = check_env(args.env)
+    result = bootstrapping.bootstrap(settings, state_bucket=args.state_bucket, artifact_bucket=args.artifact_bucket)
+    for report in (result.state, result.artifacts):
+        print(f"{report.purpose} bucket: {report.name} ({'created' if report.created else 'already set up'})")
+    print(f"state key for {env}: {state_key(env)}")
+    print(f"terraform -chdir=terraform/envs/{env} init " + " ".join(result.backend_config()))
+    return 0

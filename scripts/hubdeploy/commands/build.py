@@ -1,0 +1,42 @@
+"""`hubdeploy build --env ENV [--out DIR] [--model-dir DIR]`: model.tar.gz + lambda.zip, reproducibly."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from hubdeploy import pipeline
+from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.log import human_bytes
+from hubdeploy.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="build model.tar.gz and lambda.zip (byte-reproducible)",
+        description="Validate, then write model.tar.gz (model files at the root, code/ from model/code, the "
+        "manifest) and lambda.zip (lambda/ at the zip root) into DIR. Nothing is written if anything fails.",
+    )
+    parser.add_argument("--env", required=True, help=f"environment: {', '.join(ENVIRONMENTS)}")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: .build/ENV)")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="build from this local model folder instead of the pinned Hub revision (dev only when publishing)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    started = time.monotonic()
+    result = pipeline.build(settings, env=args.env, out_dir=args.out, model_dir=args.model_dir)
+    origin = result.manifest.hub_revision or f"local folder {args.model_dir}"
+    print(f"built {result.manifest.hub_model_id} ({origin}) in {time.monotonic() - started:.1f}s")
+    for artifact in (result.model, result.lambda_zip):
+        print(f"  {artifact.sha256}  {artifact.path}  {human_bytes(artifact.size)}")
+    print(f"  manifest: {result.manifest_path}")
+    return 0

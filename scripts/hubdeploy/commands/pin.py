@@ -1,0 +1,40 @@
+"""`hubdeploy pin --env ENV [--revision REF] [--model-id ID] [--no-resolve]`: pin a Hub commit for an env."""
+
+from __future__ import annotations
+
+import argparse
+
+from hubdeploy import pipeline
+from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pin",
+        help="resolve a Hub branch/tag to its commit SHA and write it as an env's model pin",
+        description="Resolve REF of the model on the Hugging Face Hub to its full commit SHA and write it to "
+        "terraform/envs/ENV/model.auto.tfvars.json. With HF_HUB_OFFLINE=1 the local HF cache answers.",
+    )
+    parser.add_argument("--env", required=True, help=f"environment: {', '.join(ENVIRONMENTS)}")
+    parser.add_argument("--revision", metavar="REF", default=None, help="branch, tag or commit SHA (default: main)")
+    parser.add_argument("--model-id", metavar="ID", default=None, help="Hub repo id (default: the env's current one)")
+    parser.add_argument(
+        "--no-resolve",
+        action="store_true",
+        help="write REF as given (dev only: a moving ref makes dev follow the branch)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    change = pipeline.pin(
+        settings, env=args.env, revision=args.revision, model_id=args.model_id, resolve=not args.no_resolve
+    )
+    rel = change.path.relative_to(settings.repo_root) if change.path.is_relative_to(settings.repo_root) else change.path
+    via = (
+        f" ({change.resolved_from})" if change.resolved_from and change.resolved_from != change.pin.hub_revision else ""
+    )
+    state = "pinned" if change.changed else "unchanged"
+    print(f"{change.env}: {state} {change.pin.hub_model_id}@{change.pin.hub_revision}{via} in {rel}")
+    return 0

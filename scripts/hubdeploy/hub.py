@@ -1,0 +1,211 @@
+"""The Hugging Face Hub at the edge: resolve a ref to a commit, list and download the serving files.
+
+Everything is read at call time (HF_TOKEN via Settings, HF_ENDPOINT, HF_HUB_CACHE, HF_HUB_OFFLINE),
+not when huggingface_hub is imported, so one process can switch between Hub, test server and cache.
+With HF_HUB_OFFLINE=1 nothing goes to the network: refs, file lists and files come from the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hubdeploy.envs import ModelPin, is_commit_sha
+from hubdeploy.errors import ArtifactError, HubError
+from hubdeploy.manifest import SOURCE_HUB, FileEntry, Manifest, hash_file
+from hubdeploy.modelfiles import ServingFiles, check_config, check_index, select_serving_files
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+    from hubdeploy.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+OFFLINE_HINT = "check the network (and HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to work from the local HF cache"
+
+
+def hf_endpoint() -> str:
+    """The Hub URL: HF_ENDPOINT (a mirror, or a test server) or huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def hf_cache_dir() -> Path:
+    """The HF hub cache folder, resolved the way huggingface_hub does, but now rather than at import."""
+    if cache := os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
+        return Path(cache).expanduser()
+    if home := os.environ.get("HF_HOME"):
+        return Path(home).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def repo_cache_dir(model_id: str) -> Path:
+    """`models--owner--name` in the HF cache."""
+    return hf_cache_dir() / ("models--" + model_id.replace("/", "--"))
+
+
+def _quiet_http_logs() -> None:
+    """huggingface_hub's HTTP client logs every request at INFO: keep that for --debug only."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+
+def hf_api(settings: Settings) -> HfApi:
+    from huggingface_hub import HfApi
+
+    _quiet_http_logs()
+    return HfApi(endpoint=hf_endpoint(), token=settings.hf_token)
+
+
+@contextmanager
+def hub_errors(model_id: str, revision: str) -> Iterator[None]:
+    """Turn huggingface_hub/httpx failures into one-line HubErrors naming the repo and revision."""
+    import httpx2
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        yield
+    except RevisionNotFoundError:
+        raise HubError(
+            f"revision {revision!r} not found in {model_id} on the Hub",
+            hint=f"use a branch, tag or commit listed at {hf_endpoint()}/{model_id}/commits/main",
+        ) from None
+    except GatedRepoError:
+        raise HubError(
+            f"{model_id} is gated", hint="accept its terms on the Hub and set HF_TOKEN to a token with access"
+        ) from None
+    except RepositoryNotFoundError:
+        raise HubError(
+            f"model {model_id} not found on the Hub (or it is private)",
+            hint="check hub_model_id; for a private repo set HF_TOKEN",
+        ) from None
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled):
+        raise HubError(
+            f"{model_id}@{revision} is not in the local HF cache ({hf_cache_dir()}) and the Hub is not used",
+            hint="run hubdeploy fetch once with network access (HF_HUB_OFFLINE unset), or fix HF_HUB_CACHE",
+        ) from None
+    except (httpx2.TransportError, ConnectionError) as exc:
+        raise HubError(f"cannot reach the Hugging Face Hub at {hf_endpoint()} ({exc})", hint=OFFLINE_HINT) from None
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise HubError(
+            f"the Hub answered HTTP {status} for {model_id}@{revision}",
+            hint="retry later; if it persists check HF_TOKEN and the repository settings",
+        ) from None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A revision as the Hub (or the cache, offline) knows it."""
+
+    model_id: str
+    requested: str
+    sha: str
+    files: tuple[str, ...]  # every file name at that commit (offline: the ones in the cache)
+    from_cache: bool
+
+
+def resolve(model_id: str, revision: str, *, settings: Settings) -> Resolved:
+    """Resolve `revision` (branch, tag or commit) of `model_id` to its commit SHA and file list.
+
+    Offline (HF_HUB_OFFLINE=1) the answer comes from the cache's refs and snapshots; it may be older
+    than what the Hub serves now, so callers warn about it.
+    """
+    if settings.hf_offline:
+        return _resolve_from_cache(model_id, revision)
+    with hub_errors(model_id, revision):
+        info = hf_api(settings).model_info(model_id, revision=revision)
+    if not info.sha:
+        raise HubError(f"the Hub returned no commit for {model_id}@{revision}", hint="retry; then report it")
+    files = tuple(s.rfilename for s in (info.siblings or []))
+    return Resolved(model_id=model_id, requested=revision, sha=info.sha, files=files, from_cache=False)
+
+
+def _resolve_from_cache(model_id: str, revision: str) -> Resolved:
+    repo = repo_cache_dir(model_id)
+    sha: str | None = revision if is_commit_sha(revision) else None
+    ref = repo / "refs" / revision
+    if sha is None and ref.is_file():
+        sha = ref.read_text().strip()
+    snapshot = repo / "snapshots" / sha if sha else None
+    if snapshot is None or not snapshot.is_dir():
+        raise HubError(
+            f"{model_id}@{revision} is not in the local HF cache ({hf_cache_dir()}) and HF_HUB_OFFLINE=1",
+            hint="run hubdeploy fetch once with network access (HF_HUB_OFFLINE unset), or fix HF_HUB_CACHE",
+        )
+    files = tuple(sorted(p.name for p in snapshot.iterdir() if p.exists()))
+    return Resolved(model_id=model_id, requested=revision, sha=snapshot.name, files=files, from_cache=True)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The serving files of a pinned revision, in the HF cache."""
+
+    snapshot_dir: Path
+    files: ServingFiles
+    manifest: Manifest
+    resolved: Resolved
+
+
+def fetch(pin: ModelPin, *, settings: Settings) -> Fetched:
+    """Download exactly the serving files of `pin` into the HF cache and hash them.
+
+    Raises:
+        HubError: the Hub is unreachable or lacks the repo/revision (or, offline, the cache does).
+        ArtifactError: the revision lacks config/tokenizer/weights, or a cached file is corrupt.
+    """
+    from huggingface_hub import snapshot_download
+
+    _quiet_http_logs()
+    resolved = resolve(pin.hub_model_id, pin.hub_revision, settings=settings)
+    where = f"{pin.hub_model_id}@{resolved.sha[:12]}" + (" (local HF cache)" if resolved.from_cache else "")
+    files = select_serving_files(resolved.files, where=where)
+    log.info("fetching %s@%s: %s", pin.hub_model_id, resolved.sha, ", ".join(files.all))
+    with hub_errors(pin.hub_model_id, resolved.sha):
+        folder = snapshot_download(
+            pin.hub_model_id,
+            revision=resolved.sha,  # the commit, never the ref: what we listed is what we download
+            allow_patterns=list(files.all),
+            cache_dir=str(hf_cache_dir()),
+            token=settings.hf_token,
+            local_files_only=settings.hf_offline,
+            endpoint=hf_endpoint(),
+        )
+    snapshot = Path(folder)
+    check_config(snapshot / files.config)
+    check_index(snapshot, files)
+    entries = tuple(_hash_cached(snapshot, name) for name in files.all)
+    manifest = Manifest(hub_model_id=pin.hub_model_id, hub_revision=resolved.sha, source=SOURCE_HUB, files=entries)
+    return Fetched(snapshot_dir=snapshot, files=files, manifest=manifest, resolved=resolved)
+
+
+def _hash_cached(snapshot: Path, name: str) -> FileEntry:
+    """Hash one cached file; an LFS blob is named by its sha256, so a mismatch means a corrupt cache."""
+    path = snapshot / name
+    if not path.exists():
+        raise ArtifactError(
+            f"{name} is missing from the HF cache snapshot {snapshot}",
+            hint="run hubdeploy fetch with network access (HF_HUB_OFFLINE unset) to download it",
+        )
+    entry = hash_file(path)
+    blob = Path(os.path.realpath(path)).name
+    if len(blob) == 64 and all(c in "0123456789abcdef" for c in blob) and blob != entry.sha256:
+        raise ArtifactError(
+            f"cached {name} is corrupt (sha256 {entry.sha256[:12]}..., expected {blob[:12]}...)",
+            hint=f"delete {os.path.realpath(path)} and run hubdeploy fetch again",
+        )
+    return entry

@@ -1,0 +1,155 @@
+"""The steps behind `pin`, `promote`, `fetch` and `build`, as plain functions the commands call."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hubdeploy import archive, hub
+from hubdeploy.envs import (
+    ENVIRONMENTS,
+    ModelPin,
+    check_env,
+    check_pin,
+    current_model_id,
+    is_commit_sha,
+    read_pin,
+    write_pin,
+)
+from hubdeploy.errors import PinError, UsageError
+from hubdeploy.log import warn
+from hubdeploy.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
+from hubdeploy.modelfiles import validate_model_dir
+
+if TYPE_CHECKING:
+    from hubdeploy.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REVISION = "main"
+BUILD_DIR = ".build"
+
+
+def default_out_dir(repo_root: Path, env: str) -> Path:
+    """Where build writes and publish reads by default: `.build/<env>` (git-ignored)."""
+    return repo_root / BUILD_DIR / check_env(env)
+
+
+@dataclass(frozen=True)
+class PinChange:
+    env: str
+    pin: ModelPin
+    previous: str | None
+    path: Path
+    resolved_from: str | None  # the ref that was resolved, None if written as given
+
+    @property
+    def changed(self) -> bool:
+        return self.previous != self.pin.hub_revision
+
+
+def _previous_revision(repo_root: Path, env: str) -> str | None:
+    try:
+        return read_pin(repo_root, env, validate=False).hub_revision
+    except PinError:
+        return None
+
+
+def pin(
+    settings: Settings,
+    *,
+    env: str,
+    revision: str | None = None,
+    model_id: str | None = None,
+    resolve: bool = True,
+) -> PinChange:
+    """Resolve `revision` of `model_id` to a commit SHA on the Hub and write it as `env`'s pin.
+
+    With `resolve=False` the ref is written as given: allowed for dev only (it then follows the
+    branch, so builds are not reproducible), refused for staging/prod by `check_pin`.
+    """
+    check_env(env)
+    model_id = model_id or current_model_id(settings.repo_root, env)
+    revision = revision or DEFAULT_REVISION
+    previous = _previous_revision(settings.repo_root, env)
+    if not resolve:
+        new = check_pin(ModelPin(hub_model_id=model_id, hub_revision=revision), env)
+        if not is_commit_sha(revision):
+            warn(
+                f"{env} now follows the moving ref {revision!r} of {model_id}: every build may get other weights. "
+                f"Pin a commit with `hubdeploy pin --env {env} --revision {revision}` before promoting."
+            )
+        return PinChange(env, new, previous, write_pin(settings.repo_root, env, new), resolved_from=None)
+    check_pin(ModelPin(hub_model_id=model_id, hub_revision=revision), "dev")  # id shape, before any network
+    resolved = hub.resolve(model_id, revision, settings=settings)
+    if resolved.from_cache:
+        warn(
+            f"HF_HUB_OFFLINE=1: {model_id}@{revision} resolved from the local HF cache to {resolved.sha}; "
+            "the Hub may have moved on since it was cached"
+        )
+    new = ModelPin(hub_model_id=model_id, hub_revision=resolved.sha)
+    path = write_pin(settings.repo_root, env, new)
+    return PinChange(env, new, previous, path, resolved_from=revision)
+
+
+def promote(settings: Settings, *, source: str, target: str) -> PinChange:
+    """Copy `source`'s pin to `target`: promotion goes forward (dev -> staging -> prod), by commit SHA."""
+    check_env(source)
+    check_env(target)
+    if ENVIRONMENTS.index(target) <= ENVIRONMENTS.index(source):
+        raise UsageError(
+            f"cannot promote {source} to {target}: promotion goes {' -> '.join(ENVIRONMENTS)}",
+            hint=f"to set {target} directly use: hubdeploy pin --env {target} --revision <sha>",
+        )
+    src = read_pin(settings.repo_root, source)
+    if not is_commit_sha(src.hub_revision):
+        raise PinError(
+            f"{source} pins the moving ref {src.hub_revision!r}; only a commit SHA can be promoted",
+            hint=f"run: hubdeploy pin --env {source} --revision {src.hub_revision}, then promote",
+        )
+    if ENVIRONMENTS.index(target) - ENVIRONMENTS.index(source) > 1:
+        warn(f"promoting {source} straight to {target}, skipping {ENVIRONMENTS[ENVIRONMENTS.index(source) + 1]}")
+    previous = _previous_revision(settings.repo_root, target)
+    path = write_pin(settings.repo_root, target, src)
+    return PinChange(target, src, previous, path, resolved_from=None)
+
+
+def fetch(settings: Settings, *, env: str, manifest_path: Path | None = None) -> tuple[hub.Fetched, Path]:
+    """Download `env`'s pinned serving files into the HF cache; write their manifest."""
+    model_pin = read_pin(settings.repo_root, env)
+    fetched = hub.fetch(model_pin, settings=settings)
+    path = manifest_path or default_out_dir(settings.repo_root, env) / f"fetch-{MANIFEST_NAME}"
+    fetched.manifest.write(path)
+    return fetched, path
+
+
+def build(
+    settings: Settings, *, env: str, out_dir: Path | None = None, model_dir: Path | None = None
+) -> archive.BuildResult:
+    """Validate everything, then build model.tar.gz and lambda.zip for `env` into `out_dir`.
+
+    From the pinned Hub revision (fetched, or from the cache offline), or from `model_dir`.
+    """
+    root = settings.repo_root
+    model_pin = read_pin(root, env)
+    code_dir, lambda_dir = root / "model" / "code", root / "lambda"
+    # Check our own repo's parts before spending time on a download.
+    archive.validate_code_dir(code_dir)
+    archive.validate_lambda_dir(lambda_dir)
+    if model_dir is not None:
+        serving = validate_model_dir(model_dir)
+        source = model_dir
+        manifest = Manifest(hub_model_id=model_pin.hub_model_id, hub_revision=None, source=SOURCE_LOCAL)
+    else:
+        fetched = hub.fetch(model_pin, settings=settings)
+        serving, source, manifest = fetched.files, fetched.snapshot_dir, fetched.manifest
+    return archive.build(
+        model_dir=source,
+        serving=serving,
+        code_dir=code_dir,
+        lambda_dir=lambda_dir,
+        out_dir=out_dir or default_out_dir(root, env),
+        manifest=manifest,
+    )

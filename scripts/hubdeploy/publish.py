@@ -1,0 +1,434 @@
+"""Upload built artifacts to S3 under timestamped keys, idempotently, never overwriting.
+
+- Idempotent: `index/sha256/<hex>.json` records where bytes with that digest live. Publishing the
+  same bytes again finds the entry, checks the object is still there, and uploads nothing; so a PR's
+  build and the merge's build resolve to the same keys.
+- Never overwrites: objects and index entries are written with `If-None-Match: *` (a conditional
+  put); stores that do not support it get a HEAD-then-put fallback.
+- Large files go multipart with parallel parts; each part carries its SHA256 checksum, which S3
+  verifies. Any failure aborts the multipart upload, so no partial object is ever visible; a re-run
+  starts afresh (the bucket's lifecycle rule reaps uploads of a process killed outright).
+- Objects are tagged and carry metadata with the hub id, revision, git commit and full sha256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from hubdeploy import aws, naming
+from hubdeploy.archive import LAMBDA_ARCHIVE, MODEL_ARCHIVE
+from hubdeploy.envs import ModelPin, PublishedArtifacts, is_commit_sha, read_pin, write_artifacts
+from hubdeploy.errors import ArtifactError, AwsError
+from hubdeploy.fsutil import sha256_file
+from hubdeploy.log import ByteProgress
+from hubdeploy.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
+
+if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
+
+    from hubdeploy.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INDEX_PREFIX = "index/sha256"
+LAMBDA_PREFIX = "lambda"
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
+MiB = 1024 * 1024
+# 16 MiB parts: ~28 parts for BERT-base, far below S3's 10,000-part limit even for 100 GB models.
+DEFAULT_THRESHOLD = 64 * MiB
+DEFAULT_CHUNK = 16 * MiB
+DEFAULT_CONCURRENCY = 8
+TAG_VALUE_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
+
+
+class KeyExists(Exception):
+    """A conditional write found the key already taken."""
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """One artifact in S3."""
+
+    name: str
+    bucket: str
+    key: str
+    sha256: str
+    size: int
+    bytes_uploaded: int  # 0 when the same bytes were already published
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def default_transfer_config() -> TransferConfig:
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(
+        multipart_threshold=DEFAULT_THRESHOLD, multipart_chunksize=DEFAULT_CHUNK, max_concurrency=DEFAULT_CONCURRENCY
+    )
+
+
+def timestamp(now: datetime | None = None) -> str:
+    """`2026-11-25T07-30-00Z`: sorts by time, and has no ':' (awkward in URLs and shells)."""
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def artifact_key(prefix: str, name: str, sha256: str, *, now: datetime | None = None) -> str:
+    """`<prefix>/<UTC time>-<sha256[:12]>/<name>`."""
+    return f"{prefix}/{timestamp(now)}-{sha256[:12]}/{name}"
+
+
+def index_key(sha256: str) -> str:
+    return f"{INDEX_PREFIX}/{sha256}.json"
+
+
+def b64_digest(hex_digest: str) -> str:
+    """Base64 of a hex sha256 (what S3 checksums and Lambda's source_code_hash use)."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def tagging(tags: dict[str, str]) -> str:
+    """URL-encoded S3 tag set; characters S3 refuses in tag values become '_'."""
+    return urlencode({k: TAG_VALUE_UNSAFE.sub("_", v)[:256] for k, v in tags.items()})
+
+
+def git_commit(repo_root: Path, settings: Settings) -> str:
+    """GITHUB_SHA in Actions, else `git rev-parse HEAD` (suffixed `-dirty` with uncommitted changes)."""
+    if settings.git_commit:
+        return settings.git_commit
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo_root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo_root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        log.warning("%s is not a git checkout: the artifacts are tagged git_commit=unknown", repo_root)
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Conditional writes
+
+
+def _put_if_absent(s3: Any, **kwargs: Any) -> dict:
+    """PutObject with If-None-Match: *; raises KeyExists if the key is taken."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return s3.put_object(IfNoneMatch="*", **kwargs)
+    except ClientError as exc:
+        if aws.is_code(exc, "PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+            raise KeyExists(kwargs["Key"]) from None
+        if not aws.is_code(exc, "NotImplemented", "501"):
+            raise
+    log.warning("this S3 endpoint does not support conditional writes: checking for the key first instead")
+    if _head(s3, kwargs["Bucket"], kwargs["Key"]) is not None:
+        raise KeyExists(kwargs["Key"])
+    return s3.put_object(**kwargs)
+
+
+def _complete_if_absent(s3: Any, **kwargs: Any) -> dict:
+    """CompleteMultipartUpload with If-None-Match: *; raises KeyExists if the key is taken."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return s3.complete_multipart_upload(IfNoneMatch="*", **kwargs)
+    except ClientError as exc:
+        if aws.is_code(exc, "PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
+            raise KeyExists(kwargs["Key"]) from None
+        if not aws.is_code(exc, "NotImplemented", "501"):
+            raise
+    log.warning("this S3 endpoint does not support conditional writes: checking for the key first instead")
+    if _head(s3, kwargs["Bucket"], kwargs["Key"]) is not None:
+        raise KeyExists(kwargs["Key"])
+    return s3.complete_multipart_upload(**kwargs)
+
+
+def _head(s3: Any, bucket: str, key: str) -> dict | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if aws.is_code(exc, "404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def read_index(s3: Any, bucket: str, sha256: str) -> dict | None:
+    """The index entry for a digest, or None."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body = s3.get_object(Bucket=bucket, Key=index_key(sha256))["Body"].read()
+    except ClientError as exc:
+        if aws.is_code(exc, "NoSuchKey", "404"):
+            return None
+        raise
+    try:
+        entry = json.loads(body)
+    except json.JSONDecodeError:
+        log.warning("index entry %s is not JSON; ignoring it", index_key(sha256))
+        return None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("key"), str) else None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Uploads
+
+
+def _upload_single(
+    s3: Any, *, bucket: str, key: str, path: Path, sha256: str, extra: dict, progress: ByteProgress
+) -> int:
+    with path.open("rb") as body:
+        _put_if_absent(s3, Bucket=bucket, Key=key, Body=body, ChecksumSHA256=b64_digest(sha256), **extra)
+    progress(path.stat().st_size)
+    return path.stat().st_size
+
+
+def _upload_multipart(
+    s3: Any,
+    *,
+    bucket: str,
+    key: str,
+    path: Path,
+    extra: dict,
+    config: TransferConfig,
+    progress: ByteProgress,
+) -> int:
+    """Parallel parts, each checksummed; abort on any failure so no partial object is left."""
+    size = path.stat().st_size
+    chunk = max(int(config.multipart_chunksize), 5 * MiB)  # S3's minimum part size
+    offsets = list(range(0, size, chunk)) or [0]
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **extra)["UploadId"]
+    log.debug("multipart upload %s of %s: %d parts", upload_id, key, len(offsets))
+
+    def send(number: int, offset: int) -> dict:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read(chunk)
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        response = s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data, ChecksumSHA256=checksum
+        )
+        progress(len(data))
+        return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, int(config.max_concurrency))) as pool:
+            futures = [pool.submit(send, i + 1, off) for i, off in enumerate(offsets)]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                for future in futures:
+                    future.cancel()
+                raise failed.exception()  # type: ignore[misc]
+            parts = [f.result() for f in futures]
+        _complete_if_absent(s3, Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    except BaseException:
+        try:
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            log.info("aborted the multipart upload of %s: nothing partial is left", key)
+        except Exception:  # the original failure matters more; the lifecycle rule reaps what is left
+            log.warning("could not abort multipart upload %s of %s", upload_id, key, exc_info=True)
+        raise
+    return size
+
+
+def publish_file(
+    s3: Any,
+    *,
+    bucket: str,
+    path: Path,
+    prefix: str,
+    tags: dict[str, str],
+    config: TransferConfig | None = None,
+    now: datetime | None = None,
+    content_type: str = "application/octet-stream",
+) -> Uploaded:
+    """Upload `path` under `<prefix>/<time>-<sha12>/<name>` unless the same bytes are already published.
+
+    Raises:
+        AwsError: S3 refused (missing bucket, access denied, ...).
+    """
+    config = config or default_transfer_config()
+    name = path.name
+    size = path.stat().st_size
+    sha256 = sha256_file(path)
+    with aws.aws_errors("look up published artifacts", bucket=bucket, key=index_key(sha256)):
+        existing = read_index(s3, bucket, sha256)
+        if existing is not None:
+            head = _head(s3, bucket, existing["key"])
+            if head is not None and head.get("Metadata", {}).get("sha256") == sha256:
+                log.info("%s already published as s3://%s/%s: nothing to upload", name, bucket, existing["key"])
+                return Uploaded(name, bucket, existing["key"], sha256, size, bytes_uploaded=0)
+            log.warning("index entry for %s points to a missing object; publishing again", name)
+
+    key = artifact_key(prefix, name, sha256, now=now)
+    extra = {
+        "Metadata": {"sha256": sha256, **{k.split(":")[-1]: v for k, v in tags.items()}},
+        "Tagging": tagging({**tags, "hubdeploy:sha256": sha256}),
+        "ContentType": content_type,
+    }
+    progress = ByteProgress(f"upload {name}", size, logger=log)
+    sent = 0
+    with aws.aws_errors("upload", bucket=bucket, key=key):
+        try:
+            if size >= int(config.multipart_threshold):
+                sent = _upload_multipart(
+                    s3, bucket=bucket, key=key, path=path, extra=extra, config=config, progress=progress
+                )
+            else:
+                sent = _upload_single(
+                    s3, bucket=bucket, key=key, path=path, sha256=sha256, extra=extra, progress=progress
+                )
+        except KeyExists:
+            # Same digest, same second: another publisher got there first. Its bytes are ours.
+            head = _head(s3, bucket, key)
+            if head is None or head.get("Metadata", {}).get("sha256") != sha256:
+                raise AwsError(
+                    f"s3://{bucket}/{key} exists with other contents", hint="re-run publish (a new key is chosen)"
+                ) from None
+        return _record(s3, bucket=bucket, key=key, name=name, sha256=sha256, size=size, sent=sent, stale=existing)
+
+
+def _record(
+    s3: Any, *, bucket: str, key: str, name: str, sha256: str, size: int, sent: int, stale: dict | None
+) -> Uploaded:
+    """Write the index entry; if a concurrent publisher wrote one first, use its key and drop ours."""
+    entry = {"sha256": sha256, "bucket": bucket, "key": key, "size": size, "name": name}
+    body = (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode()
+    common = {"Bucket": bucket, "Key": index_key(sha256), "Body": body, "ContentType": "application/json"}
+    if stale is not None:
+        s3.put_object(**common)  # repairing an entry whose object is gone: replacing it is the point
+        return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
+    try:
+        _put_if_absent(s3, **common)
+    except KeyExists:
+        winner = read_index(s3, bucket, sha256)
+        if winner is None or winner["key"] == key:
+            return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
+        log.info("a concurrent publish of the same bytes won: using s3://%s/%s", bucket, winner["key"])
+        s3.delete_object(Bucket=bucket, Key=key)  # ours is unreferenced; theirs is the one of record
+        return Uploaded(name, bucket, winner["key"], sha256, size, bytes_uploaded=sent)
+    return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The command's work
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    model: Uploaded
+    lambda_zip: Uploaded
+    artifacts: PublishedArtifacts
+    artifacts_file: Path
+
+    @property
+    def bytes_uploaded(self) -> int:
+        return self.model.bytes_uploaded + self.lambda_zip.bytes_uploaded
+
+
+def check_build_matches_pin(manifest: Manifest, pin: ModelPin, env: str) -> None:
+    """Refuse to publish for `env` what was not built from `env`'s pin."""
+    if manifest.hub_model_id != pin.hub_model_id:
+        raise ArtifactError(
+            f"the build is of {manifest.hub_model_id} but {env} pins {pin.hub_model_id}",
+            hint=f"run: hubdeploy build --env {env}",
+        )
+    if manifest.source == SOURCE_LOCAL and is_commit_sha(pin.hub_revision):
+        raise ArtifactError(
+            f"the build comes from a local folder (--model-dir), but {env} pins a Hub commit",
+            hint=f"build from the pin: hubdeploy build --env {env}",
+        )
+    if is_commit_sha(pin.hub_revision) and manifest.hub_revision != pin.hub_revision:
+        raise ArtifactError(
+            f"the build is of revision {manifest.hub_revision} but {env} pins {pin.hub_revision}",
+            hint=f"run: hubdeploy build --env {env}",
+        )
+
+
+def ensure_bucket_exists(s3: Any, bucket: str) -> None:
+    from botocore.exceptions import ClientError
+
+    with aws.aws_errors("use the artifact bucket", bucket=bucket):
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if aws.is_code(exc, "404", "NoSuchBucket", "NotFound"):
+                raise AwsError(
+                    f"artifact bucket {bucket} does not exist",
+                    hint="run `hubdeploy bootstrap --env <env>` first, or pass the right --bucket",
+                ) from None
+            raise
+
+
+def publish(
+    settings: Settings,
+    *,
+    env: str,
+    artifacts_dir: Path,
+    bucket: str | None = None,
+    commit: str | None = None,
+    config: TransferConfig | None = None,
+    now: datetime | None = None,
+    s3_factory: Callable[[], Any] | None = None,
+) -> PublishResult:
+    """Upload the build in `artifacts_dir` for `env` and write the env's artifacts tfvars file."""
+    pin = read_pin(settings.repo_root, env)
+    model_path, lambda_path = artifacts_dir / MODEL_ARCHIVE, artifacts_dir / LAMBDA_ARCHIVE
+    for path in (model_path, lambda_path):
+        if not path.is_file():
+            raise ArtifactError(f"no {path.name} in {artifacts_dir}", hint=f"run: hubdeploy build --env {env}")
+    manifest = Manifest.read(artifacts_dir / MANIFEST_NAME)
+    check_build_matches_pin(manifest, pin, env)
+    if bucket is None:
+        bucket = naming.artifact_bucket_name(aws.account_id(settings), settings.aws_region)
+    s3 = s3_factory() if s3_factory else aws.client("s3", settings)
+    ensure_bucket_exists(s3, bucket)
+    commit = commit or git_commit(settings.repo_root, settings)
+    tags = {
+        "hubdeploy:hub-model-id": manifest.hub_model_id,
+        "hubdeploy:hub-revision": manifest.hub_revision or "local",
+        "hubdeploy:git-commit": commit,
+    }
+    now = now or datetime.now(UTC)  # one timestamp for both keys of this publish
+    model = publish_file(
+        s3, bucket=bucket, path=model_path, prefix=pin.slug, tags=tags, config=config, now=now,
+        content_type="application/gzip",
+    )  # fmt: skip
+    lambda_zip = publish_file(
+        s3, bucket=bucket, path=lambda_path, prefix=LAMBDA_PREFIX, tags=tags, config=config, now=now,
+        content_type="application/zip",
+    )  # fmt: skip
+    artifacts = PublishedArtifacts(
+        artifact_bucket=bucket,
+        model_data_url=model.url,
+        model_artifact_sha256=model.sha256,
+        lambda_s3_key=lambda_zip.key,
+        lambda_artifact_sha256=lambda_zip.sha256,
+        lambda_source_code_hash=b64_digest(lambda_zip.sha256),
+        git_commit=commit,
+    )
+    path = write_artifacts(settings.repo_root, env, artifacts)
+    return PublishResult(model=model, lambda_zip=lambda_zip, artifacts=artifacts, artifacts_file=path)
