@@ -24,10 +24,12 @@ from urllib.parse import parse_qsl, urlsplit
 from hubdeploy.local.httpserve import BackgroundServer, QuietHandler
 from hubdeploy.local.jwtauth import CognitoVerifier, TokenRejected
 from hubdeploy.local.lambdarun import LambdaFunction
+from hubdeploy.local.tokens import TokenEndpoint
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 REQUEST_ID_HEADER = "x-amzn-RequestId"
+TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a URL path. The user pool domain's token endpoint, served next to the API locally
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class ApiConfig:
     verifier: CognitoVerifier | None = None
     api_keys: frozenset[str] = frozenset()
     auth_mode: str = "none"
+    token_endpoint: TokenEndpoint | None = None  # Cognito's /oauth2/token for the pool (moto lacks it)
     notes: list[str] = field(default_factory=list)
 
 
@@ -174,6 +177,9 @@ class LocalApi:
         request_id = str(uuid.uuid4())
         parts = urlsplit(raw_path)
         path = parts.path
+        if path == TOKEN_PATH and method == "POST" and self.config.token_endpoint is not None:
+            status, payload = self.config.token_endpoint.handle_http(dict(headers), body)
+            return GatewayResponse(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
         stage_prefix = f"/{self.config.stage}"
         if path == stage_prefix or path.startswith(stage_prefix + "/"):
             path = path[len(stage_prefix) :] or "/"  # both /dev/sentiment (like the invoke URL) and /sentiment
@@ -270,6 +276,12 @@ class LocalApi:
         """Base URL; like an invoke URL it includes the stage: POST {url}/sentiment."""
         assert self._server, "start() first"
         return f"{self._server.url}/{self.config.stage}"
+
+    @property
+    def token_url(self) -> str | None:
+        """The local stand-in for the pool domain's https://<domain>.auth.<region>.amazoncognito.com/oauth2/token."""
+        assert self._server, "start() first"
+        return self._server.url + TOKEN_PATH if self.config.token_endpoint else None
 
     def stop(self) -> None:
         if self._server:

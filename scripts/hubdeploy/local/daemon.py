@@ -97,7 +97,9 @@ def serve(config: DaemonConfig) -> int:
         atomic_write_json(ready, {"pid": os.getpid(), "error": f"{type(exc).__name__}: {exc}"})
         _stop(runtime, api)
         return 1
-    atomic_write_json(ready, {"pid": os.getpid(), "runtime_url": runtime.url, "api_url": api.url})
+    atomic_write_json(
+        ready, {"pid": os.getpid(), "runtime_url": runtime.url, "api_url": api.url, "token_url": api.token_url}
+    )
     log.info("runtime on %s, API on %s", runtime.url, api.url)
     stop.wait()
     log.info("stopping")

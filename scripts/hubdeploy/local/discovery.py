@@ -20,6 +20,7 @@ from hubdeploy.errors import ArtifactError, LocalStackError
 from hubdeploy.local.api import ApiConfig, Route
 from hubdeploy.local.jwtauth import CognitoVerifier
 from hubdeploy.local.lambdarun import LambdaFunction, unpack_lambda_zip
+from hubdeploy.local.tokens import TokenEndpoint
 
 log = logging.getLogger(__name__)
 LAMBDA_URI = re.compile(r"^arn:aws[\w-]*:apigateway:[\w-]+:lambda:path/[\d-]+/functions/(?P<arn>.+)/invocations$")
@@ -184,6 +185,12 @@ def discover_api(
     notes = []
     if any(r.authorization == "AWS_IAM" for r in routes):
         notes.append("IAM-authorised routes: the local API checks that a SigV4 header is present, not its signature")
+    verifier = _verifier(authorizers, endpoint_url=endpoint_url, region=region, client_ids=client_ids)
+    token_endpoint = None
+    if verifier is not None:
+        pool_id = verifier.issuer.rsplit("/", 1)[-1]
+        cognito = session.client("cognito-idp", endpoint_url=endpoint_url)
+        token_endpoint = TokenEndpoint(cognito=cognito, user_pool_id=pool_id, region=region)
     return ApiConfig(
         stage=ref.stage,
         routes=routes,
@@ -191,7 +198,8 @@ def discover_api(
         api_id=ref.api_id,
         account_id=fn["FunctionArn"].split(":")[4],
         region=region,
-        verifier=_verifier(authorizers, endpoint_url=endpoint_url, region=region, client_ids=client_ids),
+        verifier=verifier,
+        token_endpoint=token_endpoint,
         api_keys=_api_keys(apigw, ref),
         auth_mode=auth_mode,
         notes=notes,
