@@ -147,7 +147,8 @@ def _resolve_from_cache(model_id: str, revision: str) -> Resolved:
             f"{model_id}@{revision} is not in the local HF cache ({hf_cache_dir()}) and HF_HUB_OFFLINE=1",
             hint="run hubdeploy fetch once with network access (HF_HUB_OFFLINE unset), or fix HF_HUB_CACHE",
         )
-    files = tuple(sorted(p.name for p in snapshot.iterdir() if p.exists()))
+    # A dangling link (blob deleted) still names a file of the revision; fetch reports it as missing.
+    files = tuple(sorted(p.name for p in snapshot.iterdir() if p.exists() or p.is_symlink()))
     return Resolved(model_id=model_id, requested=revision, sha=snapshot.name, files=files, from_cache=True)
 
 
@@ -173,7 +174,14 @@ def fetch(pin: ModelPin, *, settings: Settings) -> Fetched:
     _quiet_http_logs()
     resolved = resolve(pin.hub_model_id, pin.hub_revision, settings=settings)
     where = f"{pin.hub_model_id}@{resolved.sha[:12]}" + (" (local HF cache)" if resolved.from_cache else "")
-    files = select_serving_files(resolved.files, where=where)
+    try:
+        files = select_serving_files(resolved.files, where=where)
+    except ArtifactError as exc:
+        if not resolved.from_cache:
+            raise
+        raise ArtifactError(
+            exc.message, hint="the cache may hold only part of this revision: run hubdeploy fetch with network access"
+        ) from None
     log.info("fetching %s@%s: %s", pin.hub_model_id, resolved.sha, ", ".join(files.all))
     with hub_errors(pin.hub_model_id, resolved.sha):
         folder = snapshot_download(

@@ -46,7 +46,7 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     """HF_ENDPOINT points at a local fake Hub; online mode; no token."""
     hub = FakeHub()
     server = ThreadingHTTPServer(("127.0.0.1", 0), fake_hub_handler(hub))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
