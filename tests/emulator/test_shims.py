@@ -154,3 +154,17 @@ def test_apply_all_is_idempotent_and_revertible(aws_credentials: None):
     assert hasattr(SageMakerResponse, "update_endpoint")
     shims.revert_all()
     assert not hasattr(SageMakerResponse, "update_endpoint")
+
+
+def test_gap7_cognito_resource_server_can_be_deleted(mode: str):
+    client = boto3.client("cognito-idp", region_name="us-east-1")
+    pool = client.create_user_pool(PoolName="p")["UserPool"]["Id"]
+    client.create_resource_server(UserPoolId=pool, Identifier="api", Name="api", Scopes=[])
+    if mode == "plain":
+        with pytest.raises(Exception, match="not been implemented"):
+            client.delete_resource_server(UserPoolId=pool, Identifier="api")
+        return
+    client.delete_resource_server(UserPoolId=pool, Identifier="api")
+    assert client.list_resource_servers(UserPoolId=pool, MaxResults=10)["ResourceServers"] == []
+    with pytest.raises(ClientError, match="ResourceNotFound"):
+        client.delete_resource_server(UserPoolId=pool, Identifier="api")

@@ -201,3 +201,19 @@ def endpoint_config_accepts_current_instance_types() -> None:
             raise ValidationError(message=f"Value '{instance_type}' at 'instanceType' is not an ml.* instance type")
 
     _patch(FakeEndpointConfig, "validate_instance_type", validate_instance_type)
+
+
+@shim
+def cognito_delete_resource_server() -> None:
+    """Gap 7 (found here, not in the notes): Cognito DeleteResourceServer is not implemented, so a
+    destroy of a user pool with an OAuth resource server (our client-credentials scope) fails."""
+    from moto.cognitoidp.responses import CognitoIdpResponse
+
+    def delete_resource_server(self: CognitoIdpResponse) -> str:
+        user_pool_id = self._get_param("UserPoolId")
+        identifier = self._get_param("Identifier")
+        self.backend.describe_resource_server(user_pool_id, identifier)  # raises ResourceNotFound
+        del self.backend.user_pools[user_pool_id].resource_servers[identifier]
+        return ""
+
+    _patch(CognitoIdpResponse, "delete_resource_server", delete_resource_server)

@@ -1,0 +1,213 @@
+"""High-level Terraform runs for one environment root, against real AWS or the emulator.
+
+Typical use (CI, the local stack, tests)::
+
+    root = tfrun.prepare(repo_root, "dev")                                # real AWS: runs in place
+    root = tfrun.prepare(repo_root, "dev", endpoint_url=emu.endpoint_url,  # emulator: a work copy
+                         workdir=tmp / "tf")
+    tfrun.init(root, state_bucket="hubdeploy-tfstate-...", region="us-east-1")
+    plan = tfrun.plan(root)                   # Plan(path, has_changes)
+    doc = tfrun.show_json(root, plan.path)    # `terraform show -json` of the plan
+    tfrun.apply(root, plan.path)
+    outputs = tfrun.output_json(root)         # {"api_url": ..., "endpoint_name": ..., ...}
+    tfrun.destroy(root)
+
+Every call goes through `hubdeploy.terraform.run_terraform` with the generated CLI config (offline
+provider mirror when the machine has one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubdeploy.emulator.override import WORKDIR_MARKER, write_override
+from hubdeploy.envs import check_env
+from hubdeploy.errors import TerraformError, UsageError
+from hubdeploy.terraform import run_terraform, terraform_env
+
+log = logging.getLogger(__name__)
+
+# Files a work copy must not inherit from the checkout (state, caches, someone's overrides).
+COPY_IGNORE = shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan", "*_override.tf", "*_override.tf.json")
+PLAN_FILE = "hubdeploy.tfplan"
+EXTRA_VARS_FILE = "hubdeploy-extra.tfvars.json"
+
+
+@dataclass(frozen=True)
+class EnvRoot:
+    """An environment root ready for terraform: where to run and with which process environment."""
+
+    env: str
+    path: Path  # the folder holding the root's .tf files (cwd of every terraform call)
+    repo_root: Path  # the checkout (or scratch copy) the root came from
+    tf_env: dict[str, str] = field(repr=False)
+    endpoint_url: str | None = None  # the emulator's URL, None for real AWS
+
+    @property
+    def emulated(self) -> bool:
+        return self.endpoint_url is not None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A saved plan: its file and whether it changes anything."""
+
+    path: Path
+    has_changes: bool
+
+
+def prepare(
+    repo_root: Path,
+    env: str,
+    *,
+    endpoint_url: str | None = None,
+    workdir: Path | None = None,
+    tfvars: Mapping[str, Any] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> EnvRoot:
+    """Get `terraform/envs/<env>` of `repo_root` ready to run.
+
+    Args:
+        repo_root: checkout (or scratch copy) holding `terraform/`.
+        env: dev, staging or prod.
+        endpoint_url: the emulator's URL. When given, `terraform/` is copied into `workdir` (again
+            on every call, keeping `.terraform/`), and the copy gets the emulator override and
+            tfvars; the checkout is never touched.
+        workdir: where the copy goes (required with `endpoint_url`).
+        tfvars: extra root variables for the emulated copy (test-only feature toggles).
+        extra_env: extra process environment for terraform (e.g. TF_VAR_aws_account_id).
+
+    Returns:
+        The EnvRoot to pass to init/plan/apply/...
+    """
+    check_env(env)
+    source = repo_root / "terraform"
+    if not (source / "envs" / env).is_dir():
+        raise UsageError(
+            f"no Terraform root at {source / 'envs' / env}", hint="run hubdeploy from a hubdeploy checkout"
+        )
+    process_env = terraform_env(repo_root, extra_env)
+    if endpoint_url is None:
+        return EnvRoot(env=env, path=source / "envs" / env, repo_root=repo_root, tf_env=process_env)
+    if workdir is None:
+        raise UsageError("an emulated run needs a work directory", hint="pass workdir=<empty or previous work dir>")
+    copy = workdir / "terraform"
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / WORKDIR_MARKER).write_text(f"copy of {source}\n")
+    shutil.copytree(source, copy, ignore=COPY_IGNORE, dirs_exist_ok=True)
+    path = copy / "envs" / env
+    write_override(path, endpoint_url, env=env, tfvars=tfvars)
+    # the emulator's fake credentials, also for anything the provider resolves from the environment
+    process_env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": endpoint_url,
+        }
+    )
+    process_env.pop("AWS_PROFILE", None)
+    process_env.pop("AWS_SESSION_TOKEN", None)
+    return EnvRoot(env=env, path=path, repo_root=repo_root, tf_env=process_env, endpoint_url=endpoint_url)
+
+
+def init(root: EnvRoot, *, state_bucket: str, region: str, upgrade: bool = False) -> None:
+    """`terraform init` with the partial S3 backend completed by `state_bucket` and `region`."""
+    args = [
+        "init",
+        "-input=false",
+        "-no-color",
+        "-reconfigure",
+        f"-backend-config=bucket={state_bucket}",
+        f"-backend-config=region={region}",
+    ]
+    if upgrade:
+        args.append("-upgrade")
+    run_terraform(args, cwd=root.path, env=root.tf_env)
+
+
+def _var_args(root: EnvRoot, variables: Mapping[str, Any] | None) -> list[str]:
+    if not variables:
+        return []
+    path = root.path / EXTRA_VARS_FILE
+    path.write_text(json.dumps(dict(variables), indent=2) + "\n")
+    return [f"-var-file={path.name}"]
+
+
+def plan(
+    root: EnvRoot,
+    *,
+    out: Path | None = None,
+    destroy: bool = False,
+    variables: Mapping[str, Any] | None = None,
+    targets: Sequence[str] = (),
+) -> Plan:
+    """`terraform plan -out`; returns the plan file and whether it has changes.
+
+    Args:
+        out: plan file (default `<root>/hubdeploy.tfplan`).
+        destroy: plan a destroy.
+        variables: extra root variables for this plan (baked into the plan file).
+        targets: `-target` addresses (for debugging only).
+    """
+    planfile = out or root.path / PLAN_FILE
+    args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={planfile}"]
+    args += _var_args(root, variables)
+    args += [f"-target={t}" for t in targets]
+    if destroy:
+        args.append("-destroy")
+    proc = run_terraform(args, cwd=root.path, env=root.tf_env, ok_codes=(0, 2))
+    return Plan(path=planfile, has_changes=proc.returncode == 2)
+
+
+def show_json(root: EnvRoot, planfile: Path | None = None) -> dict[str, Any]:
+    """`terraform show -json` of a plan file, or of the current state when `planfile` is None."""
+    args = ["show", "-json", "-no-color"] + ([str(planfile)] if planfile else [])
+    proc = run_terraform(args, cwd=root.path, env=root.tf_env)
+    return json.loads(proc.stdout)
+
+
+def apply(root: EnvRoot, planfile: Path) -> None:
+    """Apply a saved plan (no prompts; the plan is what was reviewed)."""
+    run_terraform(["apply", "-input=false", "-no-color", str(planfile)], cwd=root.path, env=root.tf_env)
+
+
+def output_json(root: EnvRoot) -> dict[str, Any]:
+    """The root's outputs as plain values: `{"api_url": "...", "auth": {...}, ...}`."""
+    proc = run_terraform(["output", "-json", "-no-color"], cwd=root.path, env=root.tf_env)
+    return {name: item["value"] for name, item in json.loads(proc.stdout).items()}
+
+
+def destroy(root: EnvRoot, *, variables: Mapping[str, Any] | None = None) -> None:
+    """Destroy everything the root manages (plan -destroy, then apply that plan)."""
+    destroy_plan = plan(root, out=root.path / "hubdeploy-destroy.tfplan", destroy=True, variables=variables)
+    apply(root, destroy_plan.path)
+
+
+def state_resources(root: EnvRoot) -> list[str]:
+    """Addresses of every resource in the state (`terraform state list`)."""
+    proc = run_terraform(["state", "list", "-no-color"], cwd=root.path, env=root.tf_env, ok_codes=(0, 1))
+    if proc.returncode == 1 and "No state file" not in (proc.stderr + proc.stdout):
+        raise TerraformError(f"terraform state list failed in {root.path}: {proc.stderr.strip()}")
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+def resource_changes(plan_doc: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """`{address: actions}` of a `show_json` plan document, without no-op/read entries.
+
+    Actions are Terraform's: ("create",), ("update",), ("delete",), ("create", "delete") for
+    create-before-destroy replacement, ("delete", "create") for destroy-then-create.
+    """
+    changes: dict[str, tuple[str, ...]] = {}
+    for change in plan_doc.get("resource_changes", []):
+        actions = tuple(change["change"]["actions"])
+        if actions in (("no-op",), ("read",)):
+            continue
+        address = change["address"] + (f" (deposed {change['deposed']})" if change.get("deposed") else "")
+        changes[address] = actions
+    return changes

@@ -1,0 +1,28 @@
+# prod: two instances across AZs, autoscaling on invocations, canary blue/green with auto-rollback.
+environment = "prod"
+aws_region  = "us-east-1"
+
+instance_type  = "ml.m5.xlarge"
+instance_count = 2
+
+autoscaling = {
+  min_capacity                    = 2
+  max_capacity                    = 6
+  target_invocations_per_instance = 300
+}
+
+blue_green = {
+  traffic_routing             = "CANARY"
+  canary_percent              = 10
+  wait_interval_in_seconds    = 600
+  termination_wait_in_seconds = 300
+}
+
+auth_mode                   = "cognito"
+lambda_reserved_concurrency = 50
+log_retention_days          = 365
+deletion_protection         = true
+throttle = {
+  rate_limit  = 50
+  burst_limit = 100
+}

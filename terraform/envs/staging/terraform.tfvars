@@ -1,0 +1,16 @@
+# staging: production-shaped (instances, KMS volume, blue/green) at minimum size.
+environment = "staging"
+aws_region  = "us-east-1"
+
+instance_type  = "ml.m5.large"
+instance_count = 1
+
+blue_green = {
+  traffic_routing             = "ALL_AT_ONCE"
+  wait_interval_in_seconds    = 120
+  termination_wait_in_seconds = 60
+}
+
+auth_mode                   = "cognito"
+lambda_reserved_concurrency = 10
+log_retention_days          = 90

@@ -1,0 +1,61 @@
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+
+  lambda_log_group = "/aws/lambda/${var.name}"
+  access_log_group = "/aws/apigateway/${var.name}/access"
+  # Execution logs: API Gateway creates and names this group itself; we own it for retention.
+  execution_log_group = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.stage_name}"
+}
+
+# The API handler: lambda.zip published to S3 by `hubdeploy publish`; source_code_hash makes a new
+# zip (new digest) update the function even when the key were reused.
+resource "aws_lambda_function" "this" {
+  function_name                  = var.name
+  description                    = "POST /sentiment -> SageMaker endpoint ${var.endpoint_name}"
+  role                           = aws_iam_role.lambda.arn
+  runtime                        = var.runtime
+  handler                        = "handler.handler"
+  s3_bucket                      = var.lambda_s3_bucket
+  s3_key                         = var.lambda_s3_key
+  source_code_hash               = var.lambda_source_code_hash
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout_seconds
+  reserved_concurrent_executions = var.reserved_concurrency
+  kms_key_arn                    = aws_kms_key.this.arn
+
+  environment {
+    variables = {
+      ENDPOINT_NAME  = var.endpoint_name
+      MAX_TEXTS      = tostring(var.limits.max_texts)
+      MAX_TEXT_CHARS = tostring(var.limits.max_text_chars)
+      MAX_BODY_BYTES = tostring(var.limits.max_body_bytes)
+      LOG_LEVEL      = var.log_level
+    }
+  }
+
+  tracing_config {
+    mode = var.xray_tracing ? "Active" : "PassThrough"
+  }
+
+  tags = var.tags
+
+  # the log group must exist first, or Lambda creates it without retention or encryption
+  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda]
+}
+
+resource "aws_lambda_permission" "api" {
+  statement_id  = "AllowApiGatewayPostSentiment"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "apigateway.amazonaws.com"
+  # only this API's POST /sentiment, on any stage
+  source_arn = "${aws_api_gateway_rest_api.this.execution_arn}/*/POST/sentiment"
+}

@@ -1,0 +1,189 @@
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+
+  serverless = var.serverless != null
+  # GPU families get the GPU image; serverless endpoints are CPU only.
+  use_gpu = !local.serverless && can(regex("^ml\\.(g[0-9]+[a-z]*|p[0-9]+[a-z]*)\\.", var.instance_type))
+
+  # AWS Deep Learning Containers registry per region (most regions share 763104351884; opt-in
+  # regions have their own). https://github.com/aws/deep-learning-containers/blob/master/available_images.md
+  dlc_accounts = {
+    "af-south-1"     = "626614931356"
+    "ap-east-1"      = "871362719292"
+    "ap-south-2"     = "772153158452"
+    "ap-southeast-3" = "907027046896"
+    "ap-southeast-4" = "457447274322"
+    "ap-southeast-5" = "550225433462"
+    "ca-west-1"      = "204538143572"
+    "cn-north-1"     = "727897471807"
+    "cn-northwest-1" = "727897471807"
+    "eu-central-2"   = "380420809688"
+    "eu-south-1"     = "692866216735"
+    "eu-south-2"     = "503227376785"
+    "il-central-1"   = "780543022126"
+    "me-central-1"   = "914824155844"
+    "me-south-1"     = "217643126080"
+    "us-gov-east-1"  = "446045086412"
+    "us-gov-west-1"  = "442386744353"
+  }
+  dlc_account = lookup(local.dlc_accounts, local.region, "763104351884")
+  dlc_domain  = startswith(local.region, "cn-") ? "amazonaws.com.cn" : "amazonaws.com"
+  fw          = var.framework_versions
+  image_tag = join("-", compact([
+    "${local.fw.pytorch}-transformers${local.fw.transformers}",
+    local.use_gpu ? "gpu" : "cpu",
+    local.fw.python,
+    local.use_gpu ? local.fw.cuda : "",
+    local.fw.os,
+  ]))
+  image_uri = coalesce(var.image_uri, "${local.dlc_account}.dkr.ecr.${local.region}.${local.dlc_domain}/huggingface-pytorch-inference:${local.image_tag}")
+
+  # ECR repository ARN of the image, for a pull permission scoped to it.
+  image_account   = split(".", local.image_uri)[0]
+  image_region    = split(".", local.image_uri)[3]
+  image_repo      = regex("^[^/]+/([^:@]+)", local.image_uri)[0]
+  image_repo_arn  = "arn:${local.partition}:ecr:${local.image_region}:${local.image_account}:repository/${local.image_repo}"
+  artifact_bucket = regex("^s3://([^/]+)/", var.model_data_url)[0]
+  artifact_key    = regex("^s3://[^/]+/(.+)$", var.model_data_url)[0]
+
+  container_environment = merge({
+    # the Hugging Face inference toolkit loads model_fn & co. from code/inference.py in the archive
+    SAGEMAKER_PROGRAM             = "inference.py"
+    SAGEMAKER_SUBMIT_DIRECTORY    = "/opt/ml/model/code"
+    SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
+    SAGEMAKER_REGION              = local.region
+  }, var.environment_variables)
+
+  # The model's name is a digest of everything that makes it a different model: a new artifact
+  # (pin change) or image means a new name, so Terraform creates the new model next to the old one.
+  model_fingerprint = substr(sha256(jsonencode({
+    artifact    = var.model_artifact_sha256
+    url         = var.model_data_url
+    image       = local.image_uri
+    environment = local.container_environment
+  })), 0, 12)
+  model_name = "${var.name}-${local.model_fingerprint}"
+
+  variant_name = "primary"
+
+  deploy_tags = {
+    "hubdeploy:hub-model-id"    = var.hub_model_id
+    "hubdeploy:hub-revision"    = var.hub_revision
+    "hubdeploy:artifact-sha256" = var.model_artifact_sha256
+    "hubdeploy:git-commit"      = var.git_commit
+  }
+  tags = merge(var.tags, local.deploy_tags)
+}
+
+# Models and endpoint configurations are immutable in SageMaker. A pin change creates a new model
+# and a new configuration (create_before_destroy, new names), updates the endpoint in place to the
+# new configuration (the provider waits until it is InService again), and only then deletes the
+# old configuration and model. See README "Model updates".
+resource "aws_sagemaker_model" "this" {
+  name               = local.model_name
+  execution_role_arn = aws_iam_role.this.arn
+
+  primary_container {
+    image          = local.image_uri
+    model_data_url = var.model_data_url
+    environment    = local.container_environment
+  }
+
+  tags = local.tags
+
+  # the role's policy must exist before SageMaker validates access to the artifact and image
+  depends_on = [aws_iam_role_policy.this]
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint_configuration" "this" {
+  # name_prefix: every replacement gets a fresh name, so the endpoint sees a new name and is
+  # updated in place; a fixed name would collide with the old configuration (provider docs).
+  name_prefix = "${var.name}-"
+  # AWS refuses KmsKeyId on serverless endpoints (they have no ML storage volume).
+  kms_key_arn = local.serverless ? null : aws_kms_key.this.arn
+
+  production_variants {
+    variant_name           = local.variant_name
+    model_name             = aws_sagemaker_model.this.name
+    instance_type          = local.serverless ? null : var.instance_type
+    initial_instance_count = local.serverless ? null : var.instance_count
+    initial_variant_weight = 1
+    volume_size_in_gb      = local.serverless ? null : var.volume_size_in_gb
+
+    dynamic "serverless_config" {
+      for_each = local.serverless ? [var.serverless] : []
+      content {
+        memory_size_in_mb       = serverless_config.value.memory_size_in_mb
+        max_concurrency         = serverless_config.value.max_concurrency
+        provisioned_concurrency = serverless_config.value.provisioned_concurrency
+      }
+    }
+  }
+
+  tags = local.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint" "this" {
+  name                 = var.name
+  endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
+
+  dynamic "deployment_config" {
+    for_each = var.blue_green == null ? [] : [var.blue_green]
+    content {
+      blue_green_update_policy {
+        termination_wait_in_seconds          = deployment_config.value.termination_wait_in_seconds
+        maximum_execution_timeout_in_seconds = deployment_config.value.maximum_execution_timeout_in_seconds
+
+        traffic_routing_configuration {
+          type                     = deployment_config.value.traffic_routing
+          wait_interval_in_seconds = deployment_config.value.wait_interval_in_seconds
+
+          dynamic "canary_size" {
+            for_each = deployment_config.value.traffic_routing == "CANARY" ? [1] : []
+            content {
+              type  = "CAPACITY_PERCENT"
+              value = deployment_config.value.canary_percent
+            }
+          }
+
+          dynamic "linear_step_size" {
+            for_each = deployment_config.value.traffic_routing == "LINEAR" ? [1] : []
+            content {
+              type  = "CAPACITY_PERCENT"
+              value = deployment_config.value.linear_step_percent
+            }
+          }
+        }
+      }
+
+      auto_rollback_configuration {
+        dynamic "alarms" {
+          for_each = aws_cloudwatch_metric_alarm.rollback
+          content {
+            alarm_name = alarms.value.alarm_name
+          }
+        }
+      }
+    }
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.this]
+}

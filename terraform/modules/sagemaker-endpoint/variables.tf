@@ -1,0 +1,237 @@
+variable "name" {
+  description = "Name of the endpoint; also the prefix of the model, endpoint configuration, role, key alias and alarms. Lowercase letters, digits and hyphens, at most 30 characters (SageMaker names are limited to 63 and configurations get a 26-character suffix)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9](-?[a-z0-9])*$", var.name)) && length(var.name) <= 30
+    error_message = "name must be lowercase letters, digits and single hyphens, at most 30 characters (e.g. \"hubdeploy-dev\")."
+  }
+}
+
+variable "hub_model_id" {
+  description = "Hugging Face Hub repository the artifact was built from (tag only; the model comes from model_data_url)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$", var.hub_model_id))
+    error_message = "hub_model_id must be a non-empty Hub repository id such as \"yiyanghkust/finbert-tone\"."
+  }
+}
+
+variable "hub_revision" {
+  description = "Hub revision (commit SHA, or a branch in dev) the artifact was built from (tag only)."
+  type        = string
+
+  validation {
+    condition     = length(var.hub_revision) > 0 && length(var.hub_revision) <= 256
+    error_message = "hub_revision must be a non-empty revision (a 40-hex commit SHA outside dev)."
+  }
+}
+
+variable "model_data_url" {
+  description = "S3 URL of the published model.tar.gz (`s3://bucket/key.tar.gz`), from `hubdeploy publish`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+\\.tar\\.gz$", var.model_data_url))
+    error_message = "model_data_url must look like s3://<bucket>/<key>.tar.gz (run `hubdeploy publish` to generate it)."
+  }
+}
+
+variable "model_artifact_sha256" {
+  description = "SHA-256 (hex) of model.tar.gz. Part of the model's name, so a new artifact means a new model and configuration."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.model_artifact_sha256))
+    error_message = "model_artifact_sha256 must be 64 lowercase hex characters (the published artifact's digest)."
+  }
+}
+
+variable "git_commit" {
+  description = "Git commit of this repository that built the artifact (tag only)."
+  type        = string
+
+  validation {
+    condition     = length(var.git_commit) > 0
+    error_message = "git_commit must not be empty."
+  }
+}
+
+variable "artifact_kms_key_arn" {
+  description = "KMS key encrypting the artifact bucket, if it uses SSE-KMS with a customer managed key: the execution role may decrypt with it. Null for SSE-S3 or the AWS managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.artifact_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.artifact_kms_key_arn))
+    error_message = "artifact_kms_key_arn must be a KMS key ARN (arn:aws:kms:...) or null."
+  }
+}
+
+variable "image_uri" {
+  description = "Serving image. Null derives the Hugging Face PyTorch inference DLC for the region from the versions below (CPU or GPU by instance type)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.image_uri == null || can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[a-z0-9._/-]+[:@].+$", var.image_uri))
+    error_message = "image_uri must be an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>) or null."
+  }
+}
+
+variable "framework_versions" {
+  description = "Versions that pick the Hugging Face inference DLC tag: `<pytorch>-transformers<transformers>-<cpu|gpu>-<python>[-<cuda>]-<os>`."
+  type = object({
+    pytorch      = optional(string, "2.6.0")
+    transformers = optional(string, "4.49.0")
+    python       = optional(string, "py312")
+    cuda         = optional(string, "cu124")
+    os           = optional(string, "ubuntu22.04")
+  })
+  default = {}
+}
+
+variable "instance_type" {
+  description = "Instance type of a provisioned endpoint (`ml.<family>.<size>`); ignored when serverless is set."
+  type        = string
+  default     = "ml.m5.large"
+
+  validation {
+    condition     = can(regex("^ml\\.[a-z0-9-]+\\.[a-z0-9]+$", var.instance_type))
+    error_message = "instance_type must be a SageMaker instance type such as \"ml.m5.large\" (note the ml. prefix)."
+  }
+}
+
+variable "instance_count" {
+  description = "Initial instance count of a provisioned endpoint (autoscaling moves it between its min and max)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.instance_count >= 1 && floor(var.instance_count) == var.instance_count
+    error_message = "instance_count must be a whole number >= 1."
+  }
+}
+
+variable "volume_size_in_gb" {
+  description = "ML storage volume per instance (provisioned endpoints only; null = SageMaker's default for the instance type). Encrypted with the module's KMS key."
+  type        = number
+  default     = null
+}
+
+variable "serverless" {
+  description = "Serverless inference instead of instances (cheap, scales to zero; no GPU, no KMS volume key, no blue/green). Null = provisioned instances."
+  type = object({
+    memory_size_in_mb       = number
+    max_concurrency         = number
+    provisioned_concurrency = optional(number)
+  })
+  default = null
+
+  validation {
+    condition     = var.serverless == null || contains([1024, 2048, 3072, 4096, 5120, 6144], try(var.serverless.memory_size_in_mb, 0))
+    error_message = "serverless.memory_size_in_mb must be one of 1024, 2048, 3072, 4096, 5120, 6144."
+  }
+
+  validation {
+    condition     = var.serverless == null || (try(var.serverless.max_concurrency, 0) >= 1 && try(var.serverless.max_concurrency, 0) <= 200)
+    error_message = "serverless.max_concurrency must be between 1 and 200."
+  }
+}
+
+variable "autoscaling" {
+  description = "Target tracking on SageMakerVariantInvocationsPerInstance for a provisioned endpoint. Null = fixed instance_count."
+  type = object({
+    min_capacity                    = number
+    max_capacity                    = number
+    target_invocations_per_instance = number
+    scale_in_cooldown_seconds       = optional(number, 300)
+    scale_out_cooldown_seconds      = optional(number, 60)
+  })
+  default = null
+
+  validation {
+    condition     = var.autoscaling == null || (try(var.autoscaling.min_capacity, 0) >= 1 && try(var.autoscaling.max_capacity, 0) >= try(var.autoscaling.min_capacity, 0))
+    error_message = "autoscaling needs 1 <= min_capacity <= max_capacity."
+  }
+
+  validation {
+    condition     = var.autoscaling == null || var.serverless == null
+    error_message = "autoscaling applies to provisioned endpoints only: set serverless = null or autoscaling = null."
+  }
+}
+
+variable "blue_green" {
+  description = "Blue/green deployment for endpoint updates, rolled back automatically when the 5xx, 4xx or model-latency alarm fires during the bake. Null = SageMaker's default update (still zero-downtime, no alarm-driven rollback)."
+  type = object({
+    traffic_routing                      = optional(string, "CANARY")
+    canary_percent                       = optional(number, 10)
+    linear_step_percent                  = optional(number, 25)
+    wait_interval_in_seconds             = optional(number, 300)
+    termination_wait_in_seconds          = optional(number, 300)
+    maximum_execution_timeout_in_seconds = optional(number, 3600)
+  })
+  default = null
+
+  validation {
+    condition     = var.blue_green == null || contains(["ALL_AT_ONCE", "CANARY", "LINEAR"], try(var.blue_green.traffic_routing, ""))
+    error_message = "blue_green.traffic_routing must be ALL_AT_ONCE, CANARY or LINEAR."
+  }
+
+  validation {
+    condition     = var.blue_green == null || var.serverless == null
+    error_message = "blue_green deployments need a provisioned endpoint: set serverless = null or blue_green = null."
+  }
+}
+
+variable "rollback_alarms" {
+  description = "Thresholds of the alarms that roll a blue/green update back (and page, via alarm_actions): 5xx and 4xx counts per minute, average model latency in microseconds."
+  type = object({
+    invocation_5xx_errors = optional(number, 1)
+    invocation_4xx_errors = optional(number, 20)
+    model_latency_micros  = optional(number, 2000000)
+    evaluation_periods    = optional(number, 2)
+  })
+  default = {}
+}
+
+variable "alarm_actions" {
+  description = "ARNs (e.g. SNS topics) notified when an endpoint alarm fires."
+  type        = list(string)
+  default     = []
+}
+
+variable "environment_variables" {
+  description = "Extra container environment (merged over SAGEMAKER_PROGRAM=inference.py and friends)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "Retention of the endpoint's CloudWatch log group."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "kms_deletion_window_in_days" {
+  description = "Waiting period before the module's KMS key is deleted after a destroy."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_in_days >= 7 && var.kms_deletion_window_in_days <= 30
+    error_message = "kms_deletion_window_in_days must be between 7 and 30."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource (the provider's default_tags still apply)."
+  type        = map(string)
+  default     = {}
+}
