@@ -20,7 +20,24 @@ from hubdeploy.log import annotate, setup_logging
 from hubdeploy.settings import Settings
 
 # One line per command module, in the order `--help` lists them.
-COMMANDS: tuple[str, ...] = ("bootstrap", "pin", "promote", "fetch", "build", "publish")
+COMMANDS: tuple[str, ...] = (
+    "bootstrap",
+    "pin",
+    "promote",
+    "fetch",
+    "build",
+    "publish",
+    "plan",
+    "apply",
+    "comment",
+    "deploy_check",
+    "record_endpoint",
+    "smoke",
+    "rollback",
+    "drift",
+    "destroy_guard",
+    "preview",
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,15 @@ from hubdeploy.plansummary import MODEL_FIELDS, PlanSummary
 GITHUB_COMMENT_LIMIT = 65_536
 # Step summaries are capped at 1 MiB per step by GitHub; stay clearly below.
 JOB_SUMMARY_LIMIT = 1_000_000
-STATUSES = ("planned", "applying", "applied", "failed", "rolled back")
-STATUS_ICONS = {"planned": "📝", "applying": "⏳", "applied": "✅", "failed": "❌", "rolled back": "↩️"}
+STATUSES = ("planned", "applying", "applied", "failed", "rolled back", "drift detected")
+STATUS_ICONS = {
+    "planned": "📝",
+    "applying": "⏳",
+    "applied": "✅",
+    "failed": "❌",
+    "rolled back": "↩️",
+    "drift detected": "🔀",
+}
 STATUS_START = "<!-- hubdeploy:status -->"
 STATUS_END = "<!-- /hubdeploy:status -->"
 _META = re.compile(r"<!-- hubdeploy:meta plan-hash=(?P<hash>\S+) commit=(?P<commit>\S+) -->")

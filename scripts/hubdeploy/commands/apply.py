@@ -1,0 +1,33 @@
+"""`hubdeploy apply --env ENV --plan-dir DIR`: apply the saved plan of a plan folder, after checking the
+plan file is still the one whose hash the folder records (and that was compared by deploy-check)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hubdeploy import planrun, tfrun
+from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.planhash import compare, plan_hash
+from hubdeploy.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "apply",
+        help="apply the saved plan of a plan folder",
+        description="Apply DIR/tfplan, refusing if it no longer matches the hash in DIR/summary.json.",
+    )
+    parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment")
+    parser.add_argument("--plan-dir", type=Path, required=True, metavar="DIR", help="folder written by hubdeploy plan")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    folder = planrun.read_plan_folder(args.plan_dir, env=args.env)
+    planfile = planrun.check_planfile(folder)
+    root = planrun.open_root(settings, args.env, init=False)
+    compare(env=args.env, reviewed=folder.plan_hash, current=plan_hash(tfrun.show_json(root, planfile.resolve())))
+    tfrun.apply(root, planfile.resolve())
+    print(f"{args.env}: applied ({folder.summary.line()})")
+    return 0

@@ -1,0 +1,72 @@
+"""`hubdeploy deploy-check --env ENV --plan-dir DIR [--reviewed-hash H]`: refuse to deploy a plan that
+differs from the one reviewed on the PR.
+
+Without --reviewed-hash, the reviewed hash is read from the env's sticky comment on the PR that the
+commit (GITHUB_SHA) came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hubdeploy import planrun
+from hubdeploy.comment import marker, recorded
+from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.errors import TerraformError
+from hubdeploy.github import GitHubClient
+from hubdeploy.planhash import check_hash, compare
+from hubdeploy.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "deploy-check",
+        help="compare a plan folder's hash with the plan reviewed on the PR",
+        description="Exit 1 with a clear message when the plan about to be applied is not the reviewed one.",
+    )
+    parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment")
+    parser.add_argument("--plan-dir", type=Path, required=True, metavar="DIR", help="folder written by hubdeploy plan")
+    parser.add_argument(
+        "--reviewed-hash", default=None, metavar="HASH", help="the reviewed hash (default: from the PR)"
+    )
+    parser.add_argument("--commit", default=None, help="commit whose PR to look up (default: GITHUB_SHA)")
+    parser.add_argument("--workflow", default=planrun.DEFAULT_WORKFLOW, help="workflow that posted the PR comment")
+    parser.set_defaults(handler=run)
+
+
+def reviewed_hash_from_pr(settings: Settings, *, env: str, commit: str, workflow: str) -> tuple[str, int]:
+    """(hash recorded in the env's sticky comment, PR number) for the PR `commit` came from."""
+    client = GitHubClient.from_settings(settings)
+    number = client.pr_for_commit(commit)
+    if number is None:
+        raise TerraformError(
+            f"{env}: commit {commit[:12]} did not come from a pull request, so no plan was reviewed",
+            hint="deploy through a PR (its plan comment is the review record), or pass --reviewed-hash",
+        )
+    comment = client.find_comment(number, marker(env, workflow))
+    found = recorded(comment.get("body") or "") if comment else None
+    if not found:
+        raise TerraformError(
+            f"{env}: PR #{number} has no hubdeploy plan comment for {env}",
+            hint="re-run the PR workflow so the plan is posted and reviewed, then merge again",
+        )
+    return found[0], number
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    folder = planrun.read_plan_folder(args.plan_dir, env=args.env)
+    if args.reviewed_hash:
+        reviewed, source = check_hash(args.reviewed_hash), "--reviewed-hash"
+    else:
+        commit = args.commit or settings.git_commit
+        if not commit:
+            raise TerraformError("no commit to look up", hint="pass --commit SHA or --reviewed-hash HASH")
+        if not folder.summary.has_changes:
+            print(f"{args.env}: no changes to apply; nothing to compare")
+            return 0
+        reviewed, number = reviewed_hash_from_pr(settings, env=args.env, commit=commit, workflow=args.workflow)
+        source = f"PR #{number}"
+    compare(env=args.env, reviewed=reviewed, current=folder.plan_hash)
+    print(f"{args.env}: the plan is the one reviewed ({source}, {folder.plan_hash})")
+    return 0

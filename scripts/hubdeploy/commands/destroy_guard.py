@@ -1,0 +1,51 @@
+"""`hubdeploy destroy-guard --env ENV --confirm TEXT [--allow-prod true|false]`: the checks a destroy
+must pass before anything is planned: the typed confirmation equals the env, and prod needs the flag."""
+
+from __future__ import annotations
+
+import argparse
+
+from hubdeploy.envs import ENVIRONMENTS, check_env
+from hubdeploy.errors import UsageError
+from hubdeploy.settings import Settings
+
+PROTECTED = frozenset({"prod"})
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "destroy-guard",
+        help="validate a destroy request: typed confirmation == env, prod needs --allow-prod",
+        description="Exit 1 unless --confirm equals --env (and, for prod, --allow-prod is true).",
+    )
+    parser.add_argument("--env", required=True, help=f"environment: {', '.join(ENVIRONMENTS)}")
+    parser.add_argument("--confirm", required=True, metavar="TEXT", help="must be exactly the env name")
+    parser.add_argument(
+        "--allow-prod",
+        nargs="?",
+        const="true",
+        default="false",
+        choices=("true", "false"),
+        help="required (true) to destroy prod",
+    )
+    parser.set_defaults(handler=run)
+
+
+def check_destroy(env: str, confirm: str, *, allow_prod: bool) -> None:
+    """Raise unless destroying `env` was confirmed exactly (and, for prod, explicitly allowed)."""
+    check_env(env)
+    if confirm != env:
+        raise UsageError(
+            f"confirmation {confirm!r} does not match the environment {env!r}; nothing was destroyed",
+            hint=f"type the environment name exactly: {env}",
+        )
+    if env in PROTECTED and not allow_prod:
+        raise UsageError(
+            f"{env} is protected; nothing was destroyed", hint=f"set the allow-prod input to true to destroy {env}"
+        )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    check_destroy(args.env, args.confirm, allow_prod=args.allow_prod == "true")
+    print(f"{args.env}: destroy confirmed")
+    return 0

@@ -1,0 +1,44 @@
+"""`hubdeploy plan --env ENV --out DIR [--destroy]`: init, plan, and write the plan folder.
+
+The folder holds tfplan, plan.txt and summary.json (counts, model table, warnings, plan hash). In
+GitHub Actions it also appends the full plan to the job summary and sets the step outputs
+`plan-hash` and `has-changes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hubdeploy import planrun
+from hubdeploy.comment import model_table_md
+from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan",
+        help="terraform plan for an env into a plan folder (summary, hash, text)",
+        description="Initialise the env root, plan, and write DIR/{tfplan,plan.txt,summary.json}.",
+    )
+    parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="plan folder to write")
+    parser.add_argument("--destroy", action="store_true", help="plan a destroy of the whole env")
+    parser.add_argument("--workflow", default=planrun.DEFAULT_WORKFLOW, help="workflow name shown in summaries")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    root = planrun.open_root(settings, args.env)
+    folder, _doc = planrun.write_plan_folder(
+        root, args.out, commit=planrun.current_commit(settings), destroy=args.destroy
+    )
+    planrun.publish_to_actions(folder, workflow=args.workflow, run_url=settings.github_run_url)
+    print(f"{args.env}: {folder.summary.line()}")
+    for warning in folder.summary.warnings:
+        print(f"WARNING: {warning.text()}")
+    if folder.summary.model:
+        print(model_table_md(folder.summary))
+    print(f"plan hash {folder.plan_hash}; plan folder {args.out}")
+    return 0
