@@ -37,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "drift",
     "destroy_guard",
     "preview",
+    "local",
 )
 
 log = logging.getLogger(__name__)
