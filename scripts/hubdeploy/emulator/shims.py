@@ -217,3 +217,51 @@ def cognito_delete_resource_server() -> None:
         return ""
 
     _patch(CognitoIdpResponse, "delete_resource_server", delete_resource_server)
+
+
+# What the emulator answers for condition keys it can know: it stands in for AWS's HTTPS endpoints.
+_REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+
+def _condition_holds(condition: dict[str, Any]) -> bool | None:
+    """True/False for a policy Condition over keys in _REQUEST_CONTEXT; None when it uses anything else."""
+    for operator, pairs in condition.items():
+        base = operator.removesuffix("IfExists")
+        for key, expected in pairs.items():
+            actual = _REQUEST_CONTEXT.get(key.lower())
+            if actual is None or base not in {"Bool", "StringEquals", "StringNotEquals"}:
+                return None
+            values = {str(v).lower() for v in (expected if isinstance(expected, list) else [expected])}
+            if (actual in values) != (base != "StringNotEquals"):
+                return False
+    return True
+
+
+@shim
+def s3_bucket_policy_conditions() -> None:
+    """Gap 8 (found by the local stack): moto ignores condition operators it does not implement (all but
+    StringEquals), so a conditional Deny becomes unconditional. The TLS-only policy `hubdeploy bootstrap`
+    puts on its buckets (Deny s3:* when aws:SecureTransport is "false") then refuses every object
+    read/write, including Terraform's S3 backend. Statements whose condition is about the transport are
+    evaluated here (the emulator stands in for AWS's HTTPS endpoints); the rest is left to moto."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        statements = json.loads(self.policy.decode())["Statement"]
+        permitted = False
+        for statement in statements if isinstance(statements, list) else [statements]:
+            holds = _condition_holds(statement["Condition"]) if statement.get("Condition") else None
+            if holds is False:
+                continue  # the statement does not apply to this request
+            if holds is True:
+                statement = {k: v for k, v in statement.items() if k != "Condition"}
+            result = IAMPolicyStatement(statement).is_action_permitted(action, resource)
+            if result == PermissionResult.DENIED:
+                return result
+            permitted = permitted or result == PermissionResult.PERMITTED
+        return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+    _patch(FakeBucket, "get_permission", get_permission)
