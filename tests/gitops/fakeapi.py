@@ -1,0 +1,82 @@
+"""A fake deployed API on 127.0.0.1: POST /dev/sentiment behind a bearer token, and a Cognito-like
+POST /oauth2/token (client credentials). Behaviour switches let tests break it on purpose."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CLIENT_ID, CLIENT_SECRET, TOKEN = "machine-client", "machine-secret", "tok-123"
+
+
+@dataclass
+class FakeApi:
+    labels: dict[str, str] = field(default_factory=dict)  # text -> label answered (default NEUTRAL)
+    allow_anonymous: bool = False
+    delay: float = 0.0
+    broken: bool = False  # answer 502 like an API whose model is down
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+
+def _handler(state: FakeApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, payload: Any) -> None:
+            raw = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/oauth2/token":
+                form = dict(urllib.parse.parse_qsl(body.decode()))
+                state.token_requests.append(form)
+                expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+                if self.headers.get("Authorization") != expected or form.get("grant_type") != "client_credentials":
+                    return self._send(400, {"error": "invalid_client"})
+                return self._send(200, {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600})
+            if self.path != "/dev/sentiment":
+                return self._send(404, {"message": "Not Found"})
+            authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}"
+            state.calls.append({"authorized": authorized, "body": body})
+            if not authorized and not state.allow_anonymous:
+                return self._send(401, {"message": "Unauthorized"})
+            time.sleep(state.delay)
+            if state.broken:
+                return self._send(502, {"error": "model error"})
+            texts = json.loads(body)["texts"]
+            data = [{"label": state.labels.get(t, "NEUTRAL"), "score": 0.91} for t in texts]
+            return self._send(200, {"data": data, "request_id": "req-1"})
+
+    return Handler
+
+
+class FakeApiServer:
+    def __init__(self, state: FakeApi) -> None:
+        self.state = state
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+        host, port = self.server.server_address[:2]
+        state.url = f"http://{host}:{port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> FakeApi:
+        self.thread.start()
+        return self.state
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
