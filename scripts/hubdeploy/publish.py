@@ -200,7 +200,15 @@ def _upload_single(
     s3: Any, *, bucket: str, key: str, path: Path, sha256: str, extra: dict, progress: ByteProgress
 ) -> int:
     with path.open("rb") as body:
-        _put_if_absent(s3, Bucket=bucket, Key=key, Body=body, ChecksumSHA256=b64_digest(sha256), **extra)
+        _put_if_absent(
+            s3,
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=b64_digest(sha256),
+            **extra,
+        )
     progress(path.stat().st_size)
     return path.stat().st_size
 
