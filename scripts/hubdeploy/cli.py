@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "fetch",
     "build",
     "publish",
+    "pinned",
     "plan",
     "apply",
     "comment",

@@ -21,6 +21,7 @@ class FakeApi:
     allow_anonymous: bool = False
     delay: float = 0.0
     broken: bool = False  # answer 502 like an API whose model is down
+    cold_calls: int = 0  # answer 503 to this many authorized calls first, like a cold endpoint
     token_requests: list[dict[str, str]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -55,6 +56,9 @@ def _handler(state: FakeApi) -> type[BaseHTTPRequestHandler]:
             if not authorized and not state.allow_anonymous:
                 return self._send(401, {"message": "Unauthorized"})
             time.sleep(state.delay)
+            if state.cold_calls > 0:
+                state.cold_calls -= 1
+                return self._send(503, {"error": "endpoint is warming up"})
             if state.broken:
                 return self._send(502, {"error": "model error"})
             texts = json.loads(body)["texts"]

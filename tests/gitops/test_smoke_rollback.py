@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from hubdeploy import aws, rollback
+from hubdeploy import smoke as smoke_module
 from hubdeploy.cli import main
+from hubdeploy.commands._outputs import read_outputs
 from hubdeploy.settings import Settings
 from hubdeploy.smoke import load_golden
 
@@ -82,7 +84,8 @@ def outputs_file(tmp_path: Path, api: FakeApi, config: str, ep: str, *, mode: st
 
 
 def smoke(outputs: Path, *extra: str) -> int:
-    return main(["smoke", "--env", "dev", "--outputs-json", str(outputs), "--requests", "3", *extra])
+    args = ["smoke", "--env", "dev", "--outputs-json", str(outputs), "--requests", "3", "--warmup-seconds", "0"]
+    return main([*args, *extra])
 
 
 def test_smoke_passes_with_a_cognito_token_and_the_applied_config(tmp_path, sagemaker, ep, fake_api, capsys):
@@ -99,7 +102,7 @@ def test_expect_labels_fails_on_wrong_labels_shape_only_does_not(tmp_path, sagem
     outputs = outputs_file(tmp_path, fake_api, config, ep)
     assert smoke(outputs, "--shape-only") == 0  # the fake answers NEUTRAL to everything
     assert smoke(outputs, "--expect-labels") == 1
-    assert "FAIL  labels match the golden set: 2/6 correct" in capsys.readouterr().out
+    assert "FAIL  labels match the golden set: 2/6 correct (need 100%)" in capsys.readouterr().out
 
     golden, _ = load_golden()
     fake_api.labels = {g.text: g.label for g in golden}
@@ -128,6 +131,25 @@ def test_smoke_fails_on_errors_and_slow_answers(tmp_path, sagemaker, ep, fake_ap
     fake_api.delay, fake_api.broken = 0.0, True
     assert smoke(outputs) == 1
     assert "FAIL  batch answered: HTTP 502" in capsys.readouterr().out
+
+
+def test_a_cold_api_is_retried_within_the_warmup_window(tmp_path, sagemaker, ep, fake_api):
+    target = smoke_module.target_from_outputs(
+        "dev", read_outputs(None, "dev", outputs_file(tmp_path, fake_api, "c", ep))
+    )
+    golden, labels = load_golden()
+    auth = smoke_module.StaticHeaders({"Authorization": "Bearer tok-123"})
+    waits: list[float] = []
+
+    fake_api.cold_calls = 2
+    report = smoke_module.run_smoke(
+        target, authorizer=auth, golden=golden, labels=labels, warmup_seconds=60, sleep=waits.append
+    )
+    assert report.ok and len(waits) == 2
+
+    fake_api.cold_calls = 2
+    report = smoke_module.run_smoke(target, authorizer=auth, golden=golden, labels=labels, warmup_seconds=0)
+    assert not report.ok and "HTTP 503" in report.lines()[1]
 
 
 def test_smoke_with_bad_client_secret_says_so(tmp_path, sagemaker, ep, fake_api, capsys):

@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--expect-labels", action="store_true", help="require the golden labels (the real model; not a stand-in)"
     )
     labels.add_argument("--shape-only", action="store_true", help="check answers' shape only (the default)")
+    parser.add_argument(
+        "--min-accuracy", type=float, default=1.0, metavar="F", help="share of golden labels that must match"
+    )
+    parser.add_argument(
+        "--warmup-seconds", type=float, default=120.0, metavar="S", help="retry a cold API (502/503/504) this long"
+    )
     parser.add_argument("--latency-budget-ms", type=float, default=3000.0, metavar="MS", help="slowest allowed request")
     parser.add_argument("--requests", type=int, default=5, metavar="N", help="single-text requests for latency")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="S", help="per-request timeout (seconds)")
@@ -55,6 +61,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         requests=args.requests,
         timeout=args.timeout,
         sagemaker=sagemaker,
+        min_accuracy=args.min_accuracy,
+        warmup_seconds=args.warmup_seconds,
     )
     print(f"smoke test of {args.env} ({target.api_url}/sentiment, auth {target.mode}):")
     for line in report.lines():
