@@ -233,7 +233,9 @@ def test_publish_without_a_build(repo: Path, pinned: str, s3: Any, capsys: pytes
     _fails(repo, ["publish", "--env", "dev"], "no model.tar.gz in", capsys)
 
 
-def test_publish_build_of_another_revision(repo: Path, built: Path, s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_publish_build_of_another_revision(
+    repo: Path, built: Path, s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_pin(repo, "dev", ModelPin(DEFAULT_HUB_MODEL_ID, "e" * 40))
     _fails(repo, ["publish", "--env", "dev"], f"but dev pins {'e' * 40}", capsys)
 
@@ -267,3 +269,15 @@ def test_publish_access_denied(repo: Path, built: Path, s3: Any, capsys: pytest.
     os.environ.pop("AWS_SESSION_TOKEN", None)
     with enable_iam_authentication():
         _fails(repo, ["publish", "--env", "dev", "--bucket", ARTIFACT_BUCKET], "access denied", capsys)
+
+
+def test_bootstrap_then_publish_through_the_emulator(repo: Path, built: Path, emulator: Any) -> None:
+    """The demo path: every client goes to moto_server via AWS_ENDPOINT_URL; the default bucket is used."""
+    assert main(["bootstrap", "--env", "dev"]) == 0
+    assert main(["publish", "--env", "dev"]) == 0
+    tfvars = read_tfvars(repo, "dev")
+    s3 = boto3.client("s3", endpoint_url=emulator.endpoint_url, region_name="us-east-1")
+    model_key = tfvars["model_data_url"].removeprefix(f"s3://{ARTIFACT_BUCKET}/")
+    assert s3.get_object(Bucket=ARTIFACT_BUCKET, Key=model_key)["Body"].read() == (built / "model.tar.gz").read_bytes()
+    assert main(["publish", "--env", "dev"]) == 0
+    assert read_tfvars(repo, "dev") == tfvars
