@@ -449,6 +449,14 @@ def start_daemon(paths: Paths, config: DaemonConfig, *, aws_env: dict[str, str])
     return info
 
 
+def _free_port_of(url: str | None) -> int:
+    """The port of `url` if nothing listens on it any more, else 0 (any free port)."""
+    from urllib.parse import urlsplit
+
+    port = urlsplit(url).port if url else None
+    return port if port and not port_open(url or "") else 0
+
+
 def _read_outputs(outputs: dict[str, Any]) -> tuple[str, str, dict[str, Any], str | None]:
     try:
         return (
@@ -586,8 +594,12 @@ def _up(
         deployed_api_url, endpoint_name, auth, client_secret = _read_outputs(outputs)
         out(f"      endpoint {endpoint_name}, API {deployed_api_url} (auth: {auth.get('mode', 'none')})")
     with progress.step("serve: local SageMaker runtime + API Gateway (background daemon)"):
+        previous = _read_json(paths.daemon) or {}
         if stop_daemon(paths):
             out("      stopped the servers of the previous `up`")
+        # Keep the URLs of the previous `up` (a curl command from before keeps working) unless told otherwise.
+        runtime_port = runtime_port or _free_port_of(previous.get("runtime_url"))
+        api_port = api_port or _free_port_of(previous.get("api_url"))
         daemon = start_daemon(
             paths,
             DaemonConfig(
