@@ -1,0 +1,219 @@
+"""The workflows: zero actionlint/zizmor findings, thin YAML (every run step is one hubdeploy, terraform
+or make call), every hubdeploy call parses with the real CLI parser, actions pinned by SHA, least
+permissions, OIDC only, and the deploy order / concurrency / environment rules."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hubdeploy.cli import COMMANDS, build_parser
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+VENV_BIN = Path(sys.executable).parent
+SHA_PIN = re.compile(r"^(?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40})$")
+ALLOWED_ACTIONS = {
+    "actions/checkout",
+    "actions/setup-python",
+    "hashicorp/setup-terraform",
+    "aws-actions/configure-aws-credentials",
+    "actions/upload-artifact",
+    "actions/download-artifact",
+    "actions/cache",
+}
+# Sample values for the shell variables the run steps use (all set from `env:` in the workflows).
+SAMPLES = {
+    "HUBDEPLOY_ENV": "dev",
+    "CONFIRM": "dev",
+    "ALLOW_PROD": "false",
+    "REVIEWED_HASH": "sha256:" + "0" * 64,
+}
+
+
+def load(path: Path) -> dict:
+    # PyYAML reads the key `on` as True
+    data = yaml.safe_load(path.read_text())
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def steps(data: dict):
+    for job_name, job in (data.get("jobs") or {}).items():
+        for step in job.get("steps") or []:
+            yield job_name, job, step
+
+
+def run_steps():
+    for path in WORKFLOWS:
+        for job_name, _job, step in steps(load(path)):
+            if "run" in step:
+                yield pytest.param(step["run"], id=f"{path.stem}:{job_name}:{step['run'][:60]}")
+
+
+def hubdeploy_calls():
+    for param in run_steps():
+        line = param.values[0].strip()
+        words = shlex.split(line)
+        if Path(words[0]).name == "hubdeploy":
+            yield pytest.param(words[1:], id=param.id)
+
+
+def test_there_are_workflows():
+    assert {p.name for p in WORKFLOWS} >= {"pr.yml", "deploy.yml", "deploy-env.yml", "destroy.yml", "drift.yml"}
+
+
+@pytest.mark.lint
+def test_actionlint_has_no_findings():
+    proc = subprocess.run([str(VENV_BIN / "actionlint")], cwd=REPO, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.lint
+def test_zizmor_has_no_findings():
+    proc = subprocess.run(
+        [str(VENV_BIN / "zizmor"), "--offline", ".github/workflows"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout
+
+
+@pytest.mark.parametrize("command", list(run_steps()))
+def test_every_run_step_is_one_hubdeploy_terraform_or_make_call(command):
+    line = command.strip()
+    assert "\n" not in line, "one command per run step"
+    assert not re.search(r"[;&|`<>]|\$\(", line), f"no shell plumbing in {line!r}"
+    assert "${{" not in line, "expressions go through env:, never into the script (template injection)"
+    program = Path(shlex.split(line)[0]).name
+    assert program in {"hubdeploy", "terraform", "make"}, line
+
+
+@pytest.mark.parametrize("argv", list(hubdeploy_calls()))
+def test_every_hubdeploy_call_parses_with_the_real_cli(argv):
+    if argv[0].replace("-", "_") not in COMMANDS:
+        pytest.skip(f"`hubdeploy {argv[0]}` is not registered in cli.COMMANDS yet (another helper's command)")
+    expanded = [re.sub(r"\$(\w+)", lambda m: SAMPLES[m.group(1)], word) for word in argv]
+    try:
+        args = build_parser().parse_args(expanded)
+    except SystemExit as exc:
+        pytest.fail(f"hubdeploy {' '.join(argv)} does not parse (exit {exc.code})")
+    assert args.handler is not None
+
+
+def test_actions_are_pinned_by_full_sha_with_a_version_comment():
+    for path in WORKFLOWS:
+        text = path.read_text()
+        for line in text.splitlines():
+            found = re.search(r"uses:\s*(\S+)(.*)$", line)
+            if not found:
+                continue
+            ref, rest = found.groups()
+            if ref.startswith("$/"):  # this repository's own reusable workflow
+                continue
+            pinned = SHA_PIN.match(ref)
+            assert pinned, f"{path.name}: {ref} is not pinned by a full commit SHA"
+            assert pinned.group("action") in ALLOWED_ACTIONS, f"{path.name}: unexpected action {ref}"
+            assert re.search(r"# v\d+\.\d+\.\d+", rest), f"{path.name}: {ref} lacks a # vX.Y.Z comment"
+
+
+def test_one_sha_per_action_across_workflows():
+    seen: dict[str, set[str]] = {}
+    for path in WORKFLOWS:
+        for ref in re.findall(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})", path.read_text()):
+            seen.setdefault(ref[0], set()).add(ref[1])
+    assert all(len(shas) == 1 for shas in seen.values()), seen
+
+
+def test_least_permissions_and_oidc_only():
+    for path in WORKFLOWS:
+        data = load(path)
+        assert data.get("permissions") == {}, f"{path.name}: top-level permissions must be {{}}"
+        text = path.read_text()
+        assert "aws-access-key-id" not in text and "secrets.AWS" not in text, f"{path.name}: OIDC only"
+        for job_name, job in data["jobs"].items():
+            perms = job.get("permissions")
+            assert isinstance(perms, dict), f"{path.name}:{job_name} must declare its permissions"
+            assumes_role = any(
+                str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+                for step in job.get("steps") or []
+            )
+            if "uses" in job:  # a call to a reusable workflow: it may need what its job uses
+                continue
+            assert (perms.get("id-token") == "write") == assumes_role, f"{path.name}:{job_name}: id-token only for AWS"
+            assert set(perms.values()) <= {"read", "write", "none"}
+            assert not any(k in perms for k in ("contents",) if perms[k] == "write"), "never contents: write"
+            for step in job.get("steps") or []:
+                if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials"):
+                    role = step["with"]["role-to-assume"]
+                    assert role in {"${{ vars.AWS_PLAN_ROLE_ARN }}", "${{ vars.AWS_APPLY_ROLE_ARN }}"}
+                if str(step.get("uses", "")).startswith("actions/checkout"):
+                    assert step["with"]["persist-credentials"] is False
+
+
+def test_plan_jobs_use_the_plan_role_and_apply_jobs_the_apply_role():
+    def roles(path: Path, job: str) -> set[str]:
+        return {
+            step["with"]["role-to-assume"]
+            for _name, _job, step in [s for s in steps(load(path)) if s[0] == job]
+            if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials")
+        }
+
+    wf = REPO / ".github" / "workflows"
+    assert roles(wf / "pr.yml", "plan") == {"${{ vars.AWS_PLAN_ROLE_ARN }}"}
+    assert roles(wf / "drift.yml", "drift") == {"${{ vars.AWS_PLAN_ROLE_ARN }}"}
+    assert roles(wf / "destroy.yml", "plan") == {"${{ vars.AWS_PLAN_ROLE_ARN }}"}
+    assert roles(wf / "destroy.yml", "destroy") == {"${{ vars.AWS_APPLY_ROLE_ARN }}"}
+    assert roles(wf / "deploy-env.yml", "deploy") == {"${{ vars.AWS_APPLY_ROLE_ARN }}"}
+
+
+def test_deploy_goes_dev_then_staging_then_prod_each_behind_its_environment():
+    deploy = load(REPO / ".github" / "workflows" / "deploy.yml")
+    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    jobs = deploy["jobs"]
+    assert [jobs[e]["with"]["env"] for e in ("dev", "staging", "prod")] == ["dev", "staging", "prod"]
+    assert "needs" not in jobs["dev"] and jobs["staging"]["needs"] == "dev" and jobs["prod"]["needs"] == "staging"
+    job = load(REPO / ".github" / "workflows" / "deploy-env.yml")["jobs"]["deploy"]
+    assert job["environment"] == "${{ inputs.env }}"
+    assert job["concurrency"] == {"group": "hubdeploy-${{ inputs.env }}", "cancel-in-progress": False}
+    runs = [s.get("run", "") for s in job["steps"]]
+    order = ["deploy-check", "record-endpoint", "hubdeploy apply", "hubdeploy smoke", "hubdeploy rollback"]
+    positions = [next(i for i, r in enumerate(runs) if word in r) for word in order]
+    assert positions == sorted(positions), "check the plan, record, apply, smoke, then roll back on failure"
+    rollback = job["steps"][positions[-1]]
+    assert rollback["if"] == "failure() && steps.smoke.outcome == 'failure'"
+
+
+def test_destroy_is_guarded_before_any_aws_access_and_runs_behind_the_environment():
+    data = load(REPO / ".github" / "workflows" / "destroy.yml")
+    inputs = data["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["env"]["options"] == ["dev", "staging", "prod"] and inputs["allow-prod"]["default"] is False
+    for job_name in ("plan", "destroy"):
+        job_steps = data["jobs"][job_name]["steps"]
+        guard = next(i for i, s in enumerate(job_steps) if "destroy-guard" in s.get("run", ""))
+        aws = next(i for i, s in enumerate(job_steps) if "configure-aws-credentials" in str(s.get("uses", "")))
+        assert guard < aws, f"{job_name}: the guard runs before any AWS credential exists"
+    destroy = data["jobs"]["destroy"]
+    assert destroy["environment"] == "${{ inputs.env }}" and destroy["needs"] == "plan"
+    assert any("--reviewed-hash" in s.get("run", "") for s in destroy["steps"])
+
+
+def test_pr_comment_per_env_and_caches():
+    data = load(REPO / ".github" / "workflows" / "pr.yml")
+    plan = data["jobs"]["plan"]
+    assert plan["strategy"]["matrix"]["env"] == ["dev", "staging", "prod"]
+    assert plan["strategy"]["fail-fast"] is False
+    cached = {str(s["with"]["path"]) for s in plan["steps"] if "actions/cache" in str(s.get("uses", ""))}
+    assert cached == {".cache/terraform/plugin-cache", "~/.cache/huggingface/hub"}
+    assert any(s.get("with", {}).get("cache") == "pip" for s in plan["steps"])
+    upload = next(s for s in plan["steps"] if "upload-artifact" in str(s.get("uses", "")))
+    assert "tfplan" not in upload["with"]["path"], "the binary plan holds secrets: never an artifact"
