@@ -8,7 +8,7 @@ import sys
 from bench.results import save, table
 
 # One module per area; each exposes run() -> list[Result].
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("build",)
 
 
 def main(argv: list[str]) -> int:
