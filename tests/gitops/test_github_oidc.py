@@ -1,0 +1,104 @@
+"""terraform/github-oidc: validates, applies against the emulator, and the roles trust exactly the
+repository's PRs/default branch (plan) and its environments (apply)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hubdeploy import aws
+from hubdeploy.settings import Settings
+from hubdeploy.terraform import run_terraform, terraform_env
+
+pytestmark = pytest.mark.terraform
+
+ROOT = Path(__file__).resolve().parents[2] / "terraform" / "github-oidc"
+ACCOUNT = "123456789012"  # moto's account
+OVERRIDE = """
+terraform {
+  backend "local" {}
+}
+provider "aws" {
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  max_retries                 = 2
+  endpoints {
+    iam = "%(url)s"
+    sts = "%(url)s"
+  }
+}
+"""
+VARS = {
+    "aws_account_id": ACCOUNT,
+    "repository": "my-org/hubdeploy",
+    "state_bucket": "hubdeploy-tfstate-123456789012-us-east-1",
+    "artifact_bucket": "hubdeploy-artifacts-123456789012-us-east-1",
+}
+
+
+def work_copy(tmp_path: Path, url: str, variables: dict) -> Path:
+    root = tmp_path / "github-oidc"
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    (root / "emulator_override.tf").write_text(OVERRIDE % {"url": url})
+    (root / "test.auto.tfvars.json").write_text(json.dumps(variables))
+    return root
+
+
+def test_roles_trust_exactly_the_repository_and_its_environments(tmp_path, emulator, repo_root):
+    root = work_copy(tmp_path, emulator.endpoint_url, VARS)
+    env = terraform_env(repo_root, emulator.aws_env())
+    run_terraform(["init", "-input=false", "-no-color"], cwd=root, env=env)
+    run_terraform(["apply", "-auto-approve", "-input=false", "-no-color"], cwd=root, env=env)
+    outputs = json.loads(run_terraform(["output", "-json"], cwd=root, env=env).stdout)
+
+    iam = aws.client("iam", Settings.from_env())
+    plan = iam.get_role(RoleName="hubdeploy-github-plan")["Role"]
+    apply = iam.get_role(RoleName="hubdeploy-github-apply")["Role"]
+    assert outputs["github_variables"]["value"]["AWS_PLAN_ROLE_ARN"] == plan["Arn"]
+
+    def subjects(role):
+        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+        sub = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+        return sorted([sub] if isinstance(sub, str) else sub)
+
+    assert subjects(plan) == ["repo:my-org/hubdeploy:pull_request", "repo:my-org/hubdeploy:ref:refs/heads/main"]
+    assert subjects(apply) == [f"repo:my-org/hubdeploy:environment:{e}" for e in ("dev", "prod", "staging")]
+
+    plan_policy = iam.get_role_policy(RoleName="hubdeploy-github-plan", PolicyName="plan")["PolicyDocument"]
+    writes = {
+        action: statement["Resource"]
+        for statement in plan_policy["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        if action.split(":")[1].startswith(("Put", "Delete", "Create", "Update", "Attach"))
+    }
+    # the plan role writes only the lock file and artifacts, deletes only the lock file
+    assert (
+        writes["s3:DeleteObject"]
+        == "arn:aws:s3:::hubdeploy-tfstate-123456789012-us-east-1/envs/*/terraform.tfstate.tflock"
+    )
+    assert {a.split(":")[0] for a in writes} == {"s3"}
+
+    apply_policy = iam.get_role_policy(RoleName="hubdeploy-github-apply", PolicyName="apply")["PolicyDocument"]
+    iam_statements = [s for s in apply_policy["Statement"] if any(str(a).startswith("iam:") for a in s["Action"])]
+    for statement in iam_statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        # never the github roles themselves: no self-escalation
+        assert not any("github" in r or r.endswith("role/hubdeploy-*") for r in resources), statement
+
+
+def test_bad_inputs_fail_at_plan_with_the_validation_message(tmp_path, emulator, repo_root):
+    root = work_copy(tmp_path, emulator.endpoint_url, {**VARS, "repository": "not a repo", "environments": ["qa"]})
+    env = terraform_env(repo_root, emulator.aws_env())
+    run_terraform(["init", "-input=false", "-no-color"], cwd=root, env=env)
+    proc = run_terraform(["plan", "-input=false", "-no-color"], cwd=root, env=env, check=False)
+    assert proc.returncode == 1
+    assert "repository must be owner/name" in proc.stderr
+    assert "environments must be a non-empty subset of dev, staging, prod" in proc.stderr
