@@ -1,0 +1,134 @@
+"""`hubdeploy local up|status|down` end to end, as `make demo` runs it, on a scratch copy of the repo with
+the tiny stand-in model: pin -> build -> publish -> terraform apply (real dev root, emulated AWS) ->
+local endpoint + API -> HTTP answers; a pin change re-applies and serves the new artifact; `down`
+leaves no process or port behind, also after the emulator crashed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+NEW_REVISION = "4556d13015211d73dccd3fdd39d39232506f3e43"
+
+
+def hubdeploy(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HF_"))}
+    env.update({"HUBDEPLOY_ROOT": str(root), "HUBDEPLOY_STANDIN_SIZE": "tiny", "HF_HUB_OFFLINE": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "hubdeploy", *args], cwd=root, env=env, text=True, capture_output=True, timeout=timeout
+    )
+
+
+def post(url: str, body: object, headers: dict[str, str]) -> tuple[int, dict]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=raw, method="POST", headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def listening(url: str) -> bool:
+    parts = urlsplit(url)
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((parts.hostname, parts.port)) == 0
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def status(root: Path) -> dict:
+    return json.loads(hubdeploy(root, "local", "status", "--json").stdout)
+
+
+def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(scratch_repo: Path) -> None:
+    root = scratch_repo
+    try:
+        # given a fresh checkout copy: `up` runs the whole pipeline
+        first = hubdeploy(root, "local", "up", "--env", "dev")
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        assert "UNTRAINED STAND-IN MODEL" in first.stdout
+        assert "Plan: " in first.stdout and "to add" in first.stdout  # the PR comment's summary line
+        assert "curl -sS -X POST" in first.stdout and "hubdeploy local down" in first.stdout
+        info = status(root)
+        assert info["running"] is True and info["env"] == "dev"
+        assert {"api_url", "runtime_url", "aws_endpoint_url", "env", "auth_header"} <= info.keys()
+        assert info["auth_header"].startswith("Bearer ")
+        auth = {"Authorization": info["auth_header"]}
+        url = info["api_url"] + "/sentiment"
+
+        # then the API answers single and batch requests in the documented shape
+        code, single = post(url, {"text": "Operating profit rose to EUR 13.1 mn."}, auth)
+        assert code == 200 and len(single["data"]) == 1
+        assert single["data"][0]["label"] in {"NEUTRAL", "POSITIVE", "NEGATIVE"} and "request_id" in single
+        code, batch = post(url, {"texts": ["Sales fell.", "Profit rose.", "The AGM is on Tuesday."]}, auth)
+        assert code == 200 and len(batch["data"]) == 3
+        # and refuses bad requests with the documented 4xx
+        assert post(url, b"{not json", auth)[0] == 400
+        assert post(url, {"text": ""}, auth)[0] == 400
+        assert post(url, {"text": "no token"}, {}) == (401, {"message": "Unauthorized"})
+
+        # when the pin changes and `up` runs again (same emulator: a real terraform update)
+        pin_file = root / "terraform" / "envs" / "dev" / "model.auto.tfvars.json"
+        pin_file.write_text(json.dumps({"hub_model_id": "yiyanghkust/finbert-tone", "hub_revision": NEW_REVISION}))
+        second = hubdeploy(root, "local", "up", "--env", "dev", "--no-samples")
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        assert "reusing the emulator" in second.stdout and "to replace" in second.stdout
+        after = status(root)
+        # then the runtime serves the new artifact, at the same URL
+        assert after["hub_revision"] == NEW_REVISION
+        assert after["artifact_sha256"] != info["artifact_sha256"]
+        assert after["api_url"] == info["api_url"]
+        code, again = post(url, {"text": "Profit rose."}, {"Authorization": after["auth_header"]})
+        assert code == 200 and len(again["data"]) == 1
+
+        # when the emulator crashes, status says so and exits 1
+        pids = after["pids"]
+        os.kill(pids["emulator"], signal.SIGKILL)
+        time.sleep(0.5)
+        crashed = hubdeploy(root, "local", "status")
+        assert crashed.returncode == 1 and "emulator is not running" in crashed.stdout
+        urls = [after["api_url"], after["runtime_url"], after["aws_endpoint_url"]]
+    finally:
+        down = hubdeploy(root, "local", "down")
+    # then `down` still cleans up: no process, no port, no pid file
+    assert down.returncode == 0, down.stderr
+    assert not alive(pids["daemon"]) and not alive(pids["emulator"])
+    assert not any(listening(u) for u in urls)
+    assert not (root / ".local" / "daemon.json").exists() and not (root / ".local" / "emulator.json").exists()
+    assert hubdeploy(root, "local", "status").returncode == 1
+
+
+def test_busy_port_is_a_clear_error(scratch_repo: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = hubdeploy(scratch_repo, "local", "up", "--emulator-port", str(port), timeout=120)
+    assert result.returncode == 1
+    assert f"emulator: port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert hubdeploy(scratch_repo, "local", "down").returncode == 0
