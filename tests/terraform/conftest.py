@@ -1,0 +1,101 @@
+"""Fixtures for Terraform against the emulator: a scratch checkout pinned to the tiny model, buckets
+from `hubdeploy bootstrap`, artifacts from `hubdeploy build` + `hubdeploy publish`, and env roots
+prepared by `hubdeploy.tfrun` (a work copy with the generated emulator override)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from hubdeploy import tfrun
+from hubdeploy.bootstrap import bootstrap
+from hubdeploy.emulator.process import Emulator
+from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, artifacts_path, write_pin
+from hubdeploy.pipeline import build
+from hubdeploy.publish import publish
+from hubdeploy.settings import Settings
+from hubdeploy.standin import install_in_hf_cache
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_PARTS = ("terraform", "model", "lambda")
+REGION = "us-east-1"
+
+
+@dataclass
+class Stack:
+    """A scratch checkout wired to the session emulator, with buckets bootstrapped."""
+
+    repo: Path
+    emulator: Emulator
+    state_bucket: str
+    artifact_bucket: str
+    hf_cache: Path
+    work: Path
+
+    def settings(self) -> Settings:
+        return Settings.from_env()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=self.emulator.endpoint_url)
+
+    def cache_model(self, model_dir: Path) -> str:
+        """Put a model into the offline HF cache as a revision of the default model; returns its SHA."""
+        return install_in_hf_cache(model_dir, self.hf_cache, DEFAULT_HUB_MODEL_ID)
+
+    def pin(self, env: str, revision: str) -> None:
+        write_pin(self.repo, env, ModelPin(DEFAULT_HUB_MODEL_ID, revision))
+
+    def publish(self, env: str) -> dict[str, str]:
+        """`hubdeploy build` + `hubdeploy publish` for env's pin; returns the artifacts tfvars."""
+        settings = self.settings()
+        out = self.work / "build" / env
+        shutil.rmtree(out, ignore_errors=True)
+        build(settings, env=env, out_dir=out)
+        publish(settings, env=env, artifacts_dir=out, bucket=self.artifact_bucket, commit="0" * 40)
+        return json.loads(artifacts_path(self.repo, env).read_text())
+
+    def root(self, env: str) -> tfrun.EnvRoot:
+        """The env root as a work copy pointed at the emulator, re-synced from the scratch checkout."""
+        return tfrun.prepare(self.repo, env, endpoint_url=self.emulator.endpoint_url, workdir=self.work / "tf")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    emulator_session: Emulator, tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[Stack]:
+    """A fresh emulator (reset), a scratch checkout, the tiny model in an offline HF cache, buckets."""
+    emulator_session.reset()
+    work = tmp_path_factory.mktemp("tf-stack")
+    repo = work / "repo"
+    for part in REPO_PARTS:
+        shutil.copytree(
+            REPO_ROOT / part,
+            repo / part,
+            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "artifacts.auto.tfvars.json", "*_override.tf"),
+        )
+    cache = work / "hf-cache"
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in emulator_session.aws_env(REGION).items():
+            mp.setenv(key, value)
+        mp.delenv("AWS_PROFILE", raising=False)
+        mp.setenv("HUBDEPLOY_ROOT", str(repo))
+        mp.setenv("HF_HUB_CACHE", str(cache))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.delenv("HF_TOKEN", raising=False)
+        mp.delenv("GITHUB_ACTIONS", raising=False)
+        result = bootstrap(Settings.from_env())
+        yield Stack(
+            repo=repo,
+            emulator=emulator_session,
+            state_bucket=result.state.name,
+            artifact_bucket=result.artifacts.name,
+            hf_cache=cache,
+            work=work,
+        )
