@@ -113,7 +113,7 @@ def _republish_bytes(artifacts: Path) -> tuple[int, int]:
     sent = {"bytes": 0}
 
     def count(params: dict, **_: Any) -> None:
-        body = params.get("body")
+        body = params.get("Body")  # the API parameter, before botocore wraps it
         if isinstance(body, bytes | bytearray):
             sent["bytes"] += len(body)
         elif hasattr(body, "fileno"):
@@ -123,7 +123,7 @@ def _republish_bytes(artifacts: Path) -> tuple[int, int]:
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         for operation in ("PutObject", "UploadPart"):
-            s3.meta.events.register(f"before-call.s3.{operation}", count)
+            s3.meta.events.register(f"before-parameter-build.s3.{operation}", count)
         totals = []
         for _ in range(2):
             sent["bytes"] = 0

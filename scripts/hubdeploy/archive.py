@@ -150,11 +150,20 @@ class _BlockSink:
         self.pos = 0
 
     def write(self, data: bytes | memoryview) -> int:
-        self.buf += data
-        self.pos += len(data)
-        while len(self.buf) >= self.block:
-            self.out.write(bytes(self.buf[: self.block]))
-            del self.buf[: self.block]
+        view = memoryview(data)
+        self.pos += len(view)
+        if self.buf:  # top up the pending partial block first
+            need = self.block - len(self.buf)
+            self.buf += view[:need]
+            view = view[need:]
+            if len(self.buf) < self.block:
+                return len(data)
+            self.out.write(bytes(self.buf))
+            self.buf = bytearray()
+        while len(view) >= self.block:  # whole blocks straight from the caller's buffer, no copy here
+            self.out.write(view[: self.block])
+            view = view[self.block :]
+        self.buf += view
         return len(data)
 
     def tell(self) -> int:
