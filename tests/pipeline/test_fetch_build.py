@@ -328,3 +328,41 @@ def test_build_failure_midway_keeps_the_previous_build(
     with pytest.raises(OSError):
         main(["build", "--env", "dev", "--out", str(fresh), "--model-dir", str(tiny_model_dir)])
     assert not fresh.exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# online fetch against the fake Hub (listing only: the weights check happens before any download)
+
+
+def test_fetch_online_revision_without_weights(repo: Path, fake_hub, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_hub.add(DEFAULT_HUB_MODEL_ID, "d" * 40, ["config.json", "vocab.txt", "README.md"])
+    write_pin(repo, "dev", ModelPin(DEFAULT_HUB_MODEL_ID, "main"))
+    before = snapshot_tree(repo)
+    assert main(["fetch", "--env", "dev"]) == 1
+    assert f"{DEFAULT_HUB_MODEL_ID}@dddddddddddd lacks weights" in capsys.readouterr().err
+    assert snapshot_tree(repo) == before
+
+
+def test_fetch_hub_unreachable(repo: Path, pinned: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens
+    assert main(["fetch", "--env", "dev"]) == 1
+    assert "cannot reach the Hugging Face Hub at http://127.0.0.1:9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fetch", "--env", "qa"],
+        ["build", "--env", "qa"],
+        ["publish", "--env", "qa", "--bucket", "b"],
+        ["pin", "--env", "QA"],
+        ["promote", "qa", "prod"],
+    ],
+)
+def test_every_command_rejects_an_unknown_env(repo: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot_tree(repo)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "unknown environment" in err and "use one of: dev, staging, prod" in err
+    assert snapshot_tree(repo) == before
