@@ -94,7 +94,7 @@ def _exists(s3: Any, bucket: str) -> bool:
         raise
 
 
-def ensure_bucket(s3: Any, bucket: str, *, region: str, purpose: str, tls_only: bool = True) -> BucketReport:
+def ensure_bucket(s3: Any, bucket: str, *, region: str, purpose: str) -> BucketReport:
     """Create `bucket` (or adopt one we created before) and converge its hardening."""
     owner_key, owner_value = naming.OWNER_TAG
     created = False
@@ -121,11 +121,11 @@ def ensure_bucket(s3: Any, bucket: str, *, region: str, purpose: str, tls_only: 
                 },
             )
             log.info("created %s bucket %s", purpose, bucket)
-        _harden(s3, bucket, purpose=purpose, tls_only=tls_only)
+        _harden(s3, bucket, purpose=purpose)
     return BucketReport(name=bucket, purpose=purpose, created=created)
 
 
-def _harden(s3: Any, bucket: str, *, purpose: str, tls_only: bool) -> None:
+def _harden(s3: Any, bucket: str, *, purpose: str) -> None:
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
@@ -145,8 +145,7 @@ def _harden(s3: Any, bucket: str, *, purpose: str, tls_only: bool) -> None:
         },
     )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    if tls_only:
-        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
     rules: list[dict[str, Any]] = [
         {
             "ID": "abort-incomplete-multipart-uploads",
@@ -176,10 +175,7 @@ def bootstrap(
         state_bucket = state_bucket or naming.state_bucket_name(account, settings.aws_region)
         artifact_bucket = artifact_bucket or naming.artifact_bucket_name(account, settings.aws_region)
     s3 = aws.client("s3", settings)
-    # Over a plain-HTTP endpoint (the local emulator) no request is TLS: the policy would lock every client out.
-    tls_only = not (settings.aws_endpoint_url or "").startswith("http://")
-    if not tls_only:
-        log.info("plain-HTTP endpoint %s: skipping the TLS-only bucket policy", settings.aws_endpoint_url)
-    state = ensure_bucket(s3, state_bucket, region=settings.aws_region, purpose="state", tls_only=tls_only)
-    artifacts = ensure_bucket(s3, artifact_bucket, region=settings.aws_region, purpose="artifacts", tls_only=tls_only)
+    # The same policy goes on in the emulator: its shim (emulator/shims.py) stands in for AWS's HTTPS endpoints.
+    state = ensure_bucket(s3, state_bucket, region=settings.aws_region, purpose="state")
+    artifacts = ensure_bucket(s3, artifact_bucket, region=settings.aws_region, purpose="artifacts")
     return BootstrapResult(region=settings.aws_region, state=state, artifacts=artifacts)
