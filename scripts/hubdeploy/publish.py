@@ -421,14 +421,9 @@ def publish(
         "hubdeploy:git-commit": commit,
     }
     now = now or datetime.now(UTC)  # one timestamp for both keys of this publish
-    model = publish_file(
-        s3, bucket=bucket, path=model_path, prefix=pin.slug, tags=tags, config=config, now=now,
-        content_type="application/gzip",
-    )  # fmt: skip
-    lambda_zip = publish_file(
-        s3, bucket=bucket, path=lambda_path, prefix=LAMBDA_PREFIX, tags=tags, config=config, now=now,
-        content_type="application/zip",
-    )  # fmt: skip
+    common: dict[str, Any] = {"bucket": bucket, "tags": tags, "config": config, "now": now}
+    model = publish_file(s3, path=model_path, prefix=pin.slug, content_type="application/gzip", **common)
+    lambda_zip = publish_file(s3, path=lambda_path, prefix=LAMBDA_PREFIX, content_type="application/zip", **common)
     artifacts = PublishedArtifacts(
         artifact_bucket=bucket,
         model_data_url=model.url,
