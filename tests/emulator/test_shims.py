@@ -66,6 +66,17 @@ def test_gap1_describe_model_has_no_empty_vpc_config(mode: str):
     assert has_vpc is (mode == "plain")
 
 
+def test_gap9_model_keeps_network_isolation(mode: str):
+    sagemaker().create_model(
+        ModelName="isolated",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://b/model.tar.gz"},
+        EnableNetworkIsolation=True,
+    )
+    isolated = sagemaker().describe_model(ModelName="isolated")["EnableNetworkIsolation"]
+    assert isolated is (mode == "shimmed")
+
+
 def test_gap2_describe_endpoint_config_has_no_empty_blocks(mode: str):
     make_model()
     make_config("c1")

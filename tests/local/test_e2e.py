@@ -73,6 +73,8 @@ def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(scratch_repo: Pat
         assert "UNTRAINED STAND-IN MODEL" in first.stdout
         assert "Plan: " in first.stdout and "to add" in first.stdout  # the PR comment's summary line
         assert "curl -sS -X POST" in first.stdout and "hubdeploy local down" in first.stdout
+        # the deploy workflow's smoke test passed against the local API (token flow, golden set, endpoint)
+        assert "smoke: PASS  anonymous request refused" in first.stdout and "smoke: FAIL" not in first.stdout
         info = status(root)
         assert info["running"] is True and info["env"] == "dev"
         assert {"api_url", "runtime_url", "aws_endpoint_url", "env", "auth_header"} <= info.keys()
@@ -104,6 +106,12 @@ def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(scratch_repo: Pat
         assert after["api_url"] == info["api_url"]
         code, again = post(url, {"text": "Profit rose."}, {"Authorization": after["auth_header"]})
         assert code == 200 and len(again["data"]) == 1
+
+        # when `up` runs again with nothing changed, it converges: no changes planned, same artifact
+        third = hubdeploy(root, "local", "up", "--env", "dev", "--no-samples")
+        assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+        assert "Plan: No changes." in third.stdout and "nothing to apply" in third.stdout
+        assert status(root)["artifact_sha256"] == after["artifact_sha256"]
 
         # when the emulator crashes, status says so and exits 1
         pids = after["pids"]

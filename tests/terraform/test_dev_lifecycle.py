@@ -33,7 +33,7 @@ class Deployment:
     outputs: dict[str, Any]
     new_revision: str
     new_artifacts: dict[str, str]
-    update_plan: dict[str, Any]
+    update_plan: tfrun.Plan
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +194,7 @@ def test_pin_change_plans_new_model_and_config_and_updates_the_endpoint_in_place
     root = stack.root(ENV)  # re-sync the work copy: new pin + artifacts files
     plan = tfrun.plan(root)
     doc = tfrun.show_json(root, plan.path)
-    deployment.update_plan = doc
+    deployment.update_plan = plan
     changes = tfrun.resource_changes(doc)
     assert changes[MODEL] == ("create", "delete"), "new model first, old one deleted after"
     assert changes[CONFIG] == ("create", "delete"), "new configuration first, old one deleted after"
@@ -208,8 +208,7 @@ def test_pin_change_plans_new_model_and_config_and_updates_the_endpoint_in_place
 
 def test_apply_points_the_endpoint_at_the_new_config_and_deletes_the_old(deployment: Deployment, stack):
     root = stack.root(ENV)
-    plan = tfrun.plan(root)
-    tfrun.apply(root, plan.path)
+    tfrun.apply(root, deployment.update_plan.path)  # exactly the plan the previous test reviewed
     outputs = tfrun.output_json(root)
     sm = stack.client("sagemaker")
     new_config = outputs["endpoint_config_name"]

@@ -80,6 +80,23 @@ def describe_model_drops_empty_vpc_config() -> None:
 
 
 @shim
+def create_model_keeps_network_isolation() -> None:
+    """Gap 9 (found here): CreateModel ignores `EnableNetworkIsolation` and DescribeModel always says
+    false, so a model with network isolation (our default) is replaced on every plan."""
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original = SageMakerResponse.create_model
+
+    def create_model(self: SageMakerResponse) -> Any:
+        result = original(self)
+        model = self.sagemaker_backend._models[self._get_param("ModelName")]
+        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+        return result
+
+    _patch(SageMakerResponse, "create_model", create_model)
+
+
+@shim
 def describe_endpoint_config_drops_empty_blocks() -> None:
     """Gap 2: DescribeEndpointConfig returns empty `DataCaptureConfig` / `AsyncInferenceConfig`;
     the provider sees a block that is not in the configuration and forces a replacement."""

@@ -656,8 +656,9 @@ def _up(
     os.chmod(paths.stack, 0o600)  # holds the emulated pool's client secret
     headers = auth_headers(state)
     if samples:
-        with progress.step("ask: sample financial sentences through POST /sentiment"):
+        with progress.step("ask: sample sentences through POST /sentiment, then the post-deploy smoke test"):
             ask_samples(daemon["api_url"], headers, out=out, standin=source.kind == "standin")
+            smoke_local(settings, state, outputs, expect_labels=source.kind == "hub", out=out)
     out("")
     out(f"Local stack for {env} is up in {progress.elapsed():.0f}s.")
     out(f"  API:        POST {daemon['api_url']}/sentiment   (auth: {auth.get('mode', 'none')})")
@@ -691,6 +692,47 @@ def ask_samples(api_url: str, headers: dict[str, str], *, out: Callable[[str], N
     out(f"      batch of {len(SAMPLES)}: {json.dumps(answer)[:300]}")
     if standin:
         out("      (UNTRAINED stand-in: these labels are noise)")
+
+
+def smoke_local(
+    settings: Settings,
+    state: dict[str, Any],
+    outputs: dict[str, Any],
+    *,
+    expect_labels: bool,
+    out: Callable[[str], None],
+) -> None:
+    """Run the smoke test the deploy workflow runs after an apply (`hubdeploy smoke`) against the local
+    API: the same token flow (against the local token endpoint), golden sentences, endpoint checks."""
+    import boto3
+
+    from hubdeploy import smoke
+
+    auth = dict(state["auth"])
+    if state.get("token_url"):
+        auth["token_url"] = state["token_url"]  # the pool domain's token endpoint, served locally
+    target = smoke.target_from_outputs(
+        state["env"],
+        {**outputs, "api_url": state["api_url"], "auth": auth, "auth_client_secret": state.get("client_secret")},
+    )
+    golden, labels = smoke.load_golden()
+    session = boto3.session.Session(region_name=state["region"], **_session_credentials())
+    report = smoke.run_smoke(
+        target,
+        authorizer=smoke.authorizer_for(target, settings),
+        golden=golden,
+        labels=labels,
+        expect_labels=expect_labels,  # an untrained stand-in's labels are noise
+        sagemaker=session.client("sagemaker", endpoint_url=state["aws_endpoint_url"]),
+        latency_budget_ms=10_000,  # shared 2-core laptops, not the production budget
+    )
+    for line in report.lines():
+        out(f"      smoke: {line}")
+    if not report.ok:
+        raise LocalStackError(
+            "smoke test failed against the local stack (see the FAIL lines above)",
+            hint="fix what failed and re-run hubdeploy local up; hubdeploy local down stops everything",
+        )
 
 
 def _first_label(answer: Any) -> str:

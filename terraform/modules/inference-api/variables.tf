@@ -221,3 +221,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "web_acl_arn" {
+  description = "WAFv2 web ACL (REGIONAL scope) to associate with the stage, e.g. with AWS managed rule groups and a rate rule. Null = no WAF."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.web_acl_arn == null || can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/", var.web_acl_arn))
+    error_message = "web_acl_arn must be a REGIONAL WAFv2 web ACL ARN (arn:aws:wafv2:<region>:<account>:regional/webacl/...) or null."
+  }
+}

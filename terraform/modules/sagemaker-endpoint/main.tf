@@ -65,10 +65,11 @@ locals {
   # The model's name is a digest of everything that makes it a different model: a new artifact
   # (pin change) or image means a new name, so Terraform creates the new model next to the old one.
   model_fingerprint = substr(sha256(jsonencode({
-    artifact    = var.model_artifact_sha256
-    url         = var.model_data_url
-    image       = local.image_uri
-    environment = local.container_environment
+    artifact          = var.model_artifact_sha256
+    url               = var.model_data_url
+    image             = local.image_uri
+    environment       = local.container_environment
+    network_isolation = var.network_isolation
   })), 0, 12)
   model_name = "${var.name}-${local.model_fingerprint}"
 
@@ -90,6 +91,9 @@ locals {
 resource "aws_sagemaker_model" "this" {
   name               = local.model_name
   execution_role_arn = aws_iam_role.this.arn
+  # No network inside the container: model.tar.gz is all it needs (SageMaker downloads it outside
+  # the container). Needs an empty code/requirements.txt, as the toolkit pip-installs it at start.
+  enable_network_isolation = var.network_isolation
 
   primary_container {
     image          = local.image_uri

@@ -84,7 +84,7 @@ variable "framework_versions" {
   description = "Versions that pick the Hugging Face inference DLC tag: `<pytorch>-transformers<transformers>-<cpu|gpu>-<python>[-<cuda>]-<os>`."
   type = object({
     pytorch      = optional(string, "2.6.0")
-    transformers = optional(string, "4.49.0")
+    transformers = optional(string, "4.51.3")
     python       = optional(string, "py312")
     cuda         = optional(string, "cu124")
     os           = optional(string, "ubuntu22.04")
@@ -200,6 +200,12 @@ variable "alarm_actions" {
   description = "ARNs (e.g. SNS topics) notified when an endpoint alarm fires."
   type        = list(string)
   default     = []
+}
+
+variable "network_isolation" {
+  description = "Run the container without network access (recommended). Turn off only if model/code/requirements.txt lists packages, which the container installs from PyPI at start-up."
+  type        = bool
+  default     = true
 }
 
 variable "environment_variables" {
