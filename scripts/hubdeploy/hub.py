@@ -51,16 +51,9 @@ def repo_cache_dir(model_id: str) -> Path:
     return hf_cache_dir() / ("models--" + model_id.replace("/", "--"))
 
 
-def _quiet_http_logs() -> None:
-    """huggingface_hub's HTTP client logs every request at INFO: keep that for --debug only."""
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        logging.getLogger("httpx2").setLevel(logging.WARNING)
-
-
 def hf_api(settings: Settings) -> HfApi:
     from huggingface_hub import HfApi
 
-    _quiet_http_logs()
     return HfApi(endpoint=hf_endpoint(), token=settings.hf_token)
 
 
@@ -171,7 +164,6 @@ def fetch(pin: ModelPin, *, settings: Settings) -> Fetched:
     """
     from huggingface_hub import snapshot_download
 
-    _quiet_http_logs()
     resolved = resolve(pin.hub_model_id, pin.hub_revision, settings=settings)
     where = f"{pin.hub_model_id}@{resolved.sha[:12]}" + (" (local HF cache)" if resolved.from_cache else "")
     try:

@@ -17,8 +17,9 @@ def setup_logging(*, debug: bool = False) -> None:
         stream=sys.stderr,
         force=True,
     )
-    # Keep third-party chatter out of the user's way unless debugging.
-    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "filelock", "httpx"):
+    # Keep third-party chatter out of the user's way unless debugging (huggingface_hub logs every request
+    # at INFO through httpx2).
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "filelock", "httpx", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
