@@ -156,13 +156,38 @@ def plan(
         targets: `-target` addresses (for debugging only).
     """
     planfile = out or root.path / PLAN_FILE
-    args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={planfile}"]
+    planfile.unlink(missing_ok=True)  # a failed plan must not leave an older plan file to apply
+    # -json: machine-readable diagnostics, so a failure becomes one line naming the variable
+    args = ["plan", "-input=false", "-no-color", "-json", "-detailed-exitcode", f"-out={planfile}"]
     args += _var_args(root, variables)
     args += [f"-target={t}" for t in targets]
     if destroy:
         args.append("-destroy")
-    proc = run_terraform(args, cwd=root.path, env=root.tf_env, ok_codes=(0, 2))
+    proc = run_terraform(args, cwd=root.path, env=root.tf_env, check=False)
+    if proc.returncode not in (0, 2):
+        planfile.unlink(missing_ok=True)  # terraform saves errored plans too; nobody should find one
+        errors = error_diagnostics(proc.stdout) or (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+        raise TerraformError(
+            f"terraform plan failed for {root.env}: " + " | ".join(errors),
+            hint=f"fix the value named above (terraform/envs/{root.env}/*.tfvars or the pin), then plan again",
+        )
     return Plan(path=planfile, has_changes=proc.returncode == 2)
+
+
+def error_diagnostics(json_lines: str) -> list[str]:
+    """`summary: detail` of every error diagnostic in `terraform ... -json` output, one line each."""
+    errors = []
+    for line in json_lines.splitlines():
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        diagnostic = message.get("diagnostic") if isinstance(message, dict) else None
+        if message.get("type") == "diagnostic" and diagnostic and diagnostic.get("severity") == "error":
+            detail = " ".join(str(diagnostic.get("detail", "")).split())
+            address = f" ({diagnostic['address']})" if diagnostic.get("address") else ""
+            errors.append(f"{diagnostic.get('summary', 'error')}{address}: {detail}".rstrip(": "))
+    return errors
 
 
 def show_json(root: EnvRoot, planfile: Path | None = None) -> dict[str, Any]:

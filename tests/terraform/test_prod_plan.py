@@ -1,0 +1,134 @@
+"""prod's plan (instances, KMS volume key, autoscaling, canary blue/green with rollback alarms) read
+from `terraform show -json`, and bad input failing at plan with a message naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubdeploy import tfrun
+from hubdeploy.errors import TerraformError
+
+pytestmark = pytest.mark.terraform
+
+ENV = "prod"
+
+
+@pytest.fixture(scope="module")
+def prod(stack, tiny_model_dir: Path) -> tfrun.EnvRoot:
+    """prod pinned to a commit SHA with published artifacts, initialised against the emulator."""
+    stack.pin(ENV, stack.cache_model(tiny_model_dir))
+    stack.publish(ENV)
+    root = stack.root(ENV)
+    tfrun.init(root, state_bucket=stack.state_bucket, region="us-east-1")
+    return root
+
+
+@pytest.fixture(scope="module")
+def planned(prod: tfrun.EnvRoot) -> dict[str, Any]:
+    """`terraform show -json` of prod's first plan: {address: after-values}."""
+    plan = tfrun.plan(prod)
+    doc = tfrun.show_json(prod, plan.path)
+    changes = tfrun.resource_changes(doc)
+    assert set(changes.values()) == {("create",)}, "a first plan only creates"
+    return {c["address"]: c["change"] for c in doc["resource_changes"]}
+
+
+def after(planned: dict[str, Any], address: str) -> dict[str, Any]:
+    return planned[address]["after"]
+
+
+def test_prod_runs_two_instances_with_an_encrypted_volume(planned: dict[str, Any]):
+    config = planned["module.endpoint.aws_sagemaker_endpoint_configuration.this"]
+    (variant,) = config["after"]["production_variants"]
+    assert variant["instance_type"] == "ml.m5.xlarge"
+    assert variant["initial_instance_count"] == 2
+    assert variant["serverless_config"] == []
+    assert config["after_unknown"]["kms_key_arn"] is True, "the module's KMS key encrypts the volumes"
+    model = after(planned, "module.endpoint.aws_sagemaker_model.this")
+    assert model["enable_network_isolation"] is True
+
+
+def test_prod_autoscales_on_invocations_per_instance(planned: dict[str, Any]):
+    target = after(planned, "module.endpoint.aws_appautoscaling_target.this[0]")
+    assert (target["min_capacity"], target["max_capacity"]) == (2, 6)
+    assert target["resource_id"] == "endpoint/hubdeploy-prod/variant/primary"
+    assert target["scalable_dimension"] == "sagemaker:variant:DesiredInstanceCount"
+    policy = after(planned, "module.endpoint.aws_appautoscaling_policy.this[0]")
+    (tracking,) = policy["target_tracking_scaling_policy_configuration"]
+    assert tracking["target_value"] == 300
+    assert tracking["predefined_metric_specification"][0]["predefined_metric_type"] == (
+        "SageMakerVariantInvocationsPerInstance"
+    )
+
+
+def test_prod_updates_blue_green_with_alarm_rollback(planned: dict[str, Any]):
+    endpoint = after(planned, "module.endpoint.aws_sagemaker_endpoint.this")
+    (deployment,) = endpoint["deployment_config"]
+    (policy,) = deployment["blue_green_update_policy"]
+    (routing,) = policy["traffic_routing_configuration"]
+    assert routing["type"] == "CANARY"
+    assert routing["canary_size"] == [{"type": "CAPACITY_PERCENT", "value": 10}]
+    assert routing["wait_interval_in_seconds"] == 600
+    alarms = {a["alarm_name"] for a in deployment["auto_rollback_configuration"][0]["alarms"]}
+    assert alarms == {"hubdeploy-prod-invocation-5xx", "hubdeploy-prod-invocation-4xx", "hubdeploy-prod-model-latency"}
+    metrics = {
+        after(planned, f'module.endpoint.aws_cloudwatch_metric_alarm.rollback["{name}"]')["metric_name"]
+        for name in ("invocation-5xx", "invocation-4xx", "model-latency")
+    }
+    assert metrics == {"Invocation5XXErrors", "Invocation4XXErrors", "ModelLatency"}
+
+
+def test_prod_protects_its_user_pool(planned: dict[str, Any]):
+    assert after(planned, "module.api.aws_cognito_user_pool.this[0]")["deletion_protection"] == "ACTIVE"
+    assert after(planned, "module.api.aws_lambda_function.this")["reserved_concurrent_executions"] == 50
+
+
+# Bad values grouped so that one failing plan checks several (Terraform reports every failed variable
+# validation at once); preconditions and the provider's account check need plans of their own.
+BAD_INPUT = {
+    "values": {
+        "instance_type": "m5.large",
+        "model_data_url": "https://bucket/model.tar.gz",
+        "hub_model_id": "",
+        "environment": "qa",
+    },
+    "moving-ref": {"hub_revision": "main", "serverless": {"memory_size_in_mb": 2048, "max_concurrency": 2}},
+    "unpinned": {"hub_revision": None},
+    "env-mismatch": {"environment": "dev"},
+    "wrong-account": {"aws_account_id": "111111111111"},
+}
+
+
+@pytest.fixture(scope="module")
+def bad_plan_errors(prod: tfrun.EnvRoot) -> dict[str, str]:
+    """The one-line TerraformError message of a plan with each group of bad values."""
+    errors = {}
+    for group, variables in BAD_INPUT.items():
+        with pytest.raises(TerraformError) as failure:
+            tfrun.plan(prod, out=prod.path / "bad.tfplan", variables=variables)
+        assert not (prod.path / "bad.tfplan").exists(), "a failed plan leaves no plan file behind"
+        errors[group] = str(failure.value)
+    return errors
+
+
+@pytest.mark.parametrize(
+    ("group", "message"),
+    [
+        ("values", "instance_type must be a SageMaker instance type"),
+        ("values", "model_data_url must look like s3://<bucket>/<key>.tar.gz"),
+        ("values", "hub_model_id must be a non-empty Hub repository id"),
+        ("values", "environment must be dev, staging or prod"),
+        ("moving-ref", "hub_revision must be a 40-hex commit SHA outside dev"),
+        ("moving-ref", "autoscaling applies to provisioned endpoints only"),
+        ("unpinned", "hub_revision is not pinned yet"),
+        ("env-mismatch", 'environment = "dev" but this root is terraform/envs/prod'),
+        ("wrong-account", "not allowed"),
+    ],
+)
+def test_bad_input_fails_at_plan_with_a_message_naming_it(bad_plan_errors: dict[str, str], group: str, message: str):
+    error = bad_plan_errors[group]
+    assert message in error
+    assert "\n" not in error, "one line"
