@@ -47,7 +47,25 @@ def deploy_api_key_api(code: bytes) -> tuple[str, str]:
     api_id = apigw.create_rest_api(name="hubdeploy-test")["id"]
     root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
     res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="sentiment")["id"]
-    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="POST", authorizationType="NONE", apiKeyRequired=True)
+    schema = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "object",
+        "minProperties": 1,
+        "properties": {"text": {"type": "string", "minLength": 1}, "texts": {"type": "array", "minItems": 1}},
+    }
+    apigw.create_model(
+        restApiId=api_id, name="SentimentRequest", contentType="application/json", schema=json.dumps(schema)
+    )
+    validator = apigw.create_request_validator(restApiId=api_id, name="body", validateRequestBody=True)
+    apigw.put_method(
+        restApiId=api_id,
+        resourceId=res,
+        httpMethod="POST",
+        authorizationType="NONE",
+        apiKeyRequired=True,
+        requestValidatorId=validator["id"],
+        requestModels={"application/json": "SentimentRequest"},
+    )
     apigw.put_integration(
         restApiId=api_id,
         resourceId=res,
@@ -84,6 +102,9 @@ def test_discovers_routes_api_keys_and_the_function(emulator, tmp_path: Path) ->
     # API key mode: no key or a wrong key is API Gateway's 403 Forbidden, before the function runs
     assert api.handle("POST", "/v1/sentiment", [], b'{"text": "x"}').status == 403
     assert api.handle("POST", "/v1/sentiment", [("x-api-key", "nope")], b'{"text": "x"}').status == 403
+    # the method's request validator answers a body that fails the model, without running the function
+    empty = api.handle("POST", "/v1/sentiment", [("x-api-key", key)], b'{"text": ""}')
+    assert (empty.status, json.loads(empty.body)) == (400, {"message": "Invalid request body"})
     # with the key the deployed function runs, with its deployed environment (MAX_TEXTS=4)
     headers = [("x-api-key", key), ("Content-Type", "application/json")]
     too_many = api.handle("POST", "/v1/sentiment", headers, json.dumps({"texts": ["a"] * 5}).encode())

@@ -42,6 +42,8 @@ class Route:
     api_key_required: bool = False
     scopes: tuple[str, ...] = ()
     identity_header: str = "Authorization"
+    # The method's request validator with a body model: content type -> JSON schema (draft 4)
+    body_schemas: tuple[tuple[str, str], ...] = ()
 
     def matches(self, method: str, path: str) -> bool:
         if self.method not in {"ANY", method}:
@@ -156,6 +158,22 @@ def build_proxy_event(
     }
 
 
+def body_matches_model(route: Route, content_type: str | None, body: bytes) -> bool:
+    """API Gateway's request validator: the body must be JSON matching the model of its content type
+    (no Content-Type means application/json); a content type without a model is not validated."""
+    import jsonschema
+
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    schema = dict(route.body_schemas).get(media)
+    if schema is None:
+        return True
+    try:
+        jsonschema.Draft4Validator(json.loads(schema)).validate(json.loads(body or b"null"))
+    except (ValueError, jsonschema.ValidationError):
+        return False
+    return True
+
+
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     for key, value in headers:
         if key.lower() == name.lower():
@@ -207,6 +225,8 @@ class LocalApi:
         api_key = _header(headers, "x-api-key")
         if route.api_key_required and (not api_key or api_key not in self.config.api_keys):
             return gateway_error(403, "Forbidden", request_id, "ForbiddenException")
+        if route.body_schemas and not body_matches_model(route, _header(headers, "Content-Type"), body):
+            return gateway_error(400, "Invalid request body", request_id, "BadRequestException")
         event = build_proxy_event(
             method=method,
             path=path,

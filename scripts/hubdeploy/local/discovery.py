@@ -75,6 +75,7 @@ def _routes(apigw: Any, api_id: str) -> tuple[list[Route], dict[str, Any], set[s
                 header = source.rsplit(".", 1)[-1]
             routes.append(
                 Route(
+                    body_schemas=_body_schemas(apigw, api_id, m),
                     resource=resource["path"],
                     method=method,
                     authorization=auth_type,
@@ -84,6 +85,21 @@ def _routes(apigw: Any, api_id: str) -> tuple[list[Route], dict[str, Any], set[s
                 )
             )
     return routes, authorizers, functions
+
+
+def _body_schemas(apigw: Any, api_id: str, method: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(content type, JSON schema) pairs the method's request validator checks bodies against."""
+    validator_id = method.get("requestValidatorId")
+    if not validator_id or not method.get("requestModels"):
+        return ()
+    validator = apigw.get_request_validator(restApiId=api_id, requestValidatorId=validator_id)
+    if not validator.get("validateRequestBody"):
+        return ()
+    return tuple(
+        (media.lower(), apigw.get_model(restApiId=api_id, modelName=name).get("schema") or "{}")
+        for media, name in sorted(method["requestModels"].items())
+        if name != "Empty"  # API Gateway's built-in pass-through model
+    )
 
 
 def _api_keys(apigw: Any, ref: StageRef) -> frozenset[str]:
