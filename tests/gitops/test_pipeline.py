@@ -156,7 +156,9 @@ def test_comment_is_posted_then_updated_in_place_and_status_changes(pipeline, pi
     assert updated.split("<!-- /hubdeploy:status -->")[1] == body.split("<!-- /hubdeploy:status -->")[1]
 
 
-def test_deploy_check_accepts_the_reviewed_plan_and_refuses_another(pipeline, pin_change, destroy, fake_github, capsys):
+def test_deploy_check_accepts_the_reviewed_plan_and_refuses_another(
+    pipeline, pin_change, replan, destroy, fake_github, capsys
+):
     assert main(["comment", "--env", "dev", "--plan-dir", str(pin_change), "--pr", "5"]) == 0
     fake_github.commit_pulls[COMMIT] = [{"number": 5, "merged_at": "2026-11-25T07:00:00Z"}]
     assert main(["deploy-check", "--env", "dev", "--plan-dir", str(replan)]) == 0
