@@ -4,7 +4,7 @@ Entry point `handler.handler` (python3.12+). Request `{"text": "..."}` or `{"tex
 answer `{"data": [{"label": "POSITIVE", "score": 0.98}, ...], "request_id": "..."}`; failures
 `{"message": "...", "code": "...", "request_id": "..."}` with a 4xx/5xx status.
 
-Environment: ENDPOINT_NAME (required), MAX_TEXTS (32), MAX_TEXT_CHARS (5000), MAX_BODY_BYTES (65536),
+Environment: ENDPOINT_NAME (required), MAX_TEXTS (32), MAX_TEXT_CHARS (5000), MAX_BODY_BYTES (262144),
 LOG_LEVEL (INFO); optional ENDPOINT_TIMEOUT_SECONDS (25). Only the standard library and the runtime's boto3.
 """
 
@@ -22,7 +22,7 @@ import sagemaker_endpoint
 from apigw import ApiError, HttpRequest, error_response, parse_event, response
 
 ROUTE = "/sentiment"
-DEFAULTS = {"MAX_TEXTS": 32, "MAX_TEXT_CHARS": 5000, "MAX_BODY_BYTES": 65536}
+DEFAULTS = {"MAX_TEXTS": 32, "MAX_TEXT_CHARS": 5000, "MAX_BODY_BYTES": 262144}
 
 
 class ConfigError(ValueError):

@@ -30,6 +30,7 @@ logger = logging.getLogger("sentiment")
 
 CONTENT_TYPE = "application/json"
 MAX_ATTEMPTS = 3
+DEFAULT_READ_TIMEOUT_SECONDS = 25.0
 BACKOFF_BASE_SECONDS = 0.2
 RETRY_AFTER_SECONDS = "1"
 # Below this much Lambda time left, a retry could not finish before API Gateway's 29 s integration timeout.
@@ -40,16 +41,19 @@ _client: Any = None
 sleep: Callable[[float], None] = time.sleep
 
 
-def client() -> Any:
+def client(*, remaining_millis: int | None = None) -> Any:
     """The sagemaker-runtime client, created on first use and reused by warm invocations.
 
     botocore's own retries are off: they would also repeat timeouts and 5xx answers, which can run the model
-    twice and blow the API Gateway deadline. `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` (botocore's standard
-    variable) points it at a local stand-in.
+    twice and blow the API Gateway deadline. The read timeout (ENDPOINT_TIMEOUT_SECONDS, default 25 s) is cut
+    to leave 2 s of the first invocation's remaining time, so we answer 504 before Lambda kills the function.
+    `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` (botocore's standard variable) points it at a local stand-in.
     """
     global _client
     if _client is None:
-        read_timeout = float(os.environ.get("ENDPOINT_TIMEOUT_SECONDS", "25"))
+        read_timeout = float(os.environ.get("ENDPOINT_TIMEOUT_SECONDS", "") or DEFAULT_READ_TIMEOUT_SECONDS)
+        if remaining_millis is not None:
+            read_timeout = max(1.0, min(read_timeout, remaining_millis / 1000 - 2))
         config = Config(
             connect_timeout=2,
             read_timeout=read_timeout,
@@ -60,9 +64,9 @@ def client() -> Any:
     return _client
 
 
-def call_endpoint(endpoint_name: str, body: bytes) -> bytes:
+def call_endpoint(endpoint_name: str, body: bytes, *, remaining_millis: int | None = None) -> bytes:
     """One InvokeEndpoint request; returns the model's response body. Raises botocore's errors unchanged."""
-    reply = client().invoke_endpoint(
+    reply = client(remaining_millis=remaining_millis).invoke_endpoint(
         EndpointName=endpoint_name, Body=body, ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE
     )
     return reply["Body"].read()
@@ -89,7 +93,11 @@ def classify(
     Raises:
         ApiError: 429/502/503/504 with a client-safe message.
     """
-    call = call or call_endpoint
+    if call is None:
+
+        def call(name: str, body: bytes) -> bytes:
+            return call_endpoint(name, body, remaining_millis=remaining_millis() if remaining_millis else None)
+
     payload = json.dumps({"inputs": texts}, ensure_ascii=False).encode("utf-8")
     attempt = 1
     while True:

@@ -35,6 +35,9 @@ JSON_CONTENT_TYPE = "application/json"
 # Accept values the JSON response satisfies.
 JSON_ACCEPTS = frozenset({JSON_CONTENT_TYPE, "application/*", "*/*"})
 SUPPORTED_PARAMETERS = ("top_k", "return_all_scores", "truncation")
+# Batching: rows enough for efficient matrix multiplies before padding waste is traded against them.
+MIN_BATCH_TOKENS = 512
+MAX_PADDING_FRACTION = 0.2
 # Tokenizers without a configured limit report a huge sentinel (int(1e30)); anything above this is "unset".
 UNSET_MODEL_MAX_LENGTH = 1_000_000
 
@@ -59,7 +62,7 @@ class ServingSettings:
     """
 
     max_texts: int = 128
-    batch_size: int = 32
+    batch_size: int = 64
     max_batch_tokens: int = 8192
     max_length: int | None = None
     num_threads: int | None = None
@@ -335,16 +338,25 @@ def input_fn(input_data: str | bytes | None, content_type: str | None, context: 
         raise ClientError(f"request body is not valid JSON ({exc.msg} at {where})") from None
 
 
-def _batches(lengths: list[int], *, batch_size: int, max_batch_tokens: int) -> Iterator[list[int]]:
-    """Indices grouped into batches of similar length (longest first), so padding stays small."""
+def _batches(
+    lengths: list[int], *, batch_size: int, max_batch_tokens: int, min_batch_tokens: int = MIN_BATCH_TOKENS
+) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length (longest first), so padding stays small.
+
+    A batch closes when it is full (`batch_size` texts or `max_batch_tokens` padded tokens), or when it already
+    holds `min_batch_tokens` (enough rows for efficient matrix multiplies) and the next text would be padded
+    by more than MAX_PADDING_FRACTION: for short texts the batch grows, for mixed lengths padding stays low.
+    """
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
     batch: list[int] = []
     for index in order:
-        # Longest-first: the first member of a batch sets its padded width.
-        width = lengths[batch[0]] if batch else lengths[index]
-        if batch and (len(batch) >= batch_size or (len(batch) + 1) * width > max_batch_tokens):
-            yield batch
-            batch = []
+        if batch:
+            width = lengths[batch[0]]  # longest-first: the first member sets the padded width
+            full = len(batch) >= batch_size or (len(batch) + 1) * width > max_batch_tokens
+            wasteful = len(batch) * width >= min_batch_tokens and lengths[index] < width * (1 - MAX_PADDING_FRACTION)
+            if full or wasteful:
+                yield batch
+                batch = []
         batch.append(index)
     if batch:
         yield batch

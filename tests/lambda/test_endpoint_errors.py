@@ -201,3 +201,13 @@ def test_client_has_botocore_retries_off_and_bounded_timeouts(lam, runtime):
     assert client_config.retries["total_max_attempts"] == 1
     assert client_config.read_timeout <= 28  # API Gateway gives up at 29 s
     assert client_config.connect_timeout <= 5
+
+
+def test_read_timeout_leaves_time_to_answer_before_the_lambda_times_out(lam, aws_credentials, monkeypatch):
+    monkeypatch.setattr(lam.sagemaker_endpoint, "_client", None)
+    short = lam.sagemaker_endpoint.client(remaining_millis=9_000)
+    assert short.meta.config.read_timeout == 7
+
+    monkeypatch.setattr(lam.sagemaker_endpoint, "_client", None)
+    monkeypatch.setenv("ENDPOINT_TIMEOUT_SECONDS", "12")
+    assert lam.sagemaker_endpoint.client(remaining_millis=28_000).meta.config.read_timeout == 12

@@ -188,7 +188,7 @@ def test_limits_come_from_the_environment(lam):
         {"ENDPOINT_NAME": "ep", "MAX_TEXTS": "4", "MAX_TEXT_CHARS": "100", "MAX_BODY_BYTES": "2048"}
     )
     assert config == lam.handler.Config("ep", 4, 100, 2048)
-    assert lam.handler.Config.from_env({"ENDPOINT_NAME": "ep"}) == lam.handler.Config("ep", 32, 5000, 65536)
+    assert lam.handler.Config.from_env({"ENDPOINT_NAME": "ep"}) == lam.handler.Config("ep", 32, 5000, 262144)
     with pytest.raises(lam.handler.ConfigError, match="ENDPOINT_NAME is not set"):
         lam.handler.Config.from_env({})
     with pytest.raises(lam.handler.ConfigError, match="MAX_TEXTS='-1' is not a positive integer"):

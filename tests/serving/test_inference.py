@@ -179,6 +179,17 @@ def test_batches_cover_every_text_once_sorted_and_within_budgets(inference):
     assert all(len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 700 for b in batches)
 
 
+def test_batches_grow_for_short_texts_but_do_not_pad_long_ones_heavily(inference):
+    short = [8] * 100
+    mixed = [100] * 6 + [50] * 6
+
+    short_batches = list(inference._batches(short, batch_size=64, max_batch_tokens=8192, min_batch_tokens=512))
+    mixed_batches = list(inference._batches(mixed, batch_size=64, max_batch_tokens=8192, min_batch_tokens=512))
+
+    assert [len(b) for b in short_batches] == [64, 36]  # 8-token texts: only the count limit splits them
+    assert [sorted(mixed[i] for i in b) for b in mixed_batches] == [[100] * 6, [50] * 6]
+
+
 def test_settings_from_env_and_thread_defaults(inference):
     settings = inference.ServingSettings.from_env(
         {"HUBDEPLOY_MAX_TEXTS": "10", "HUBDEPLOY_BATCH_SIZE": "8", "HUBDEPLOY_AUTOCAST": "OFF"}
