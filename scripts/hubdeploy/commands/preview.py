@@ -10,10 +10,12 @@ revision in a private HF cache; --use-hub builds the real pinned model instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +23,8 @@ from pathlib import Path
 
 from hubdeploy import planrun
 from hubdeploy.comment import render_comment, render_job_summary
-from hubdeploy.envs import ENVIRONMENTS, ModelPin, read_pin, write_pin
-from hubdeploy.errors import LocalStackError
+from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ENVIRONMENTS, ModelPin, read_pin, write_pin
+from hubdeploy.errors import LocalStackError, PinError
 from hubdeploy.log import warn
 from hubdeploy.settings import Settings
 
@@ -83,18 +85,24 @@ def install_standin(repo: Path, env: str, cache: Path) -> None:
     """Put an untrained stand-in in a private HF cache as the env's pinned model, and pin the scratch copy to it."""
     from hubdeploy.standin import UNTRAINED_WARNING, build_standin_model, install_in_hf_cache
 
-    pin = read_pin(repo, env, validate=False)
+    try:
+        model_id = read_pin(repo, env, validate=False).hub_model_id
+    except PinError:  # not pinned yet: preview what pinning it would do
+        model_id = DEFAULT_HUB_MODEL_ID
     model_dir = build_standin_model(cache.parent / "standin-model", size="tiny", seed=0)
-    revision = install_in_hf_cache(model_dir, cache, pin.hub_model_id)
-    write_pin(repo, env, ModelPin(hub_model_id=pin.hub_model_id, hub_revision=revision))
-    warn(f"preview: {UNTRAINED_WARNING} Pinned {pin.hub_model_id}@{revision[:12]} in the scratch copy only.")
+    revision = install_in_hf_cache(model_dir, cache, model_id)
+    write_pin(repo, env, ModelPin(hub_model_id=model_id, hub_revision=revision))
+    warn(f"preview: {UNTRAINED_WARNING} Pinned {model_id}@{revision[:12]} in the scratch copy only.")
 
 
 def _step(argv: list[str]) -> None:
     from hubdeploy.cli import main
 
     log.info("preview: hubdeploy %s", " ".join(argv))
-    if main(argv) != 0:
+    # the steps' reports go to stderr: stdout is only the comment (`hubdeploy preview ... > comment.md`)
+    with contextlib.redirect_stdout(sys.stderr):
+        code = main(argv)
+    if code != 0:
         raise LocalStackError(f"preview: `hubdeploy {' '.join(argv)}` failed", hint="see the error above")
 
 
