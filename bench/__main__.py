@@ -8,7 +8,7 @@ import sys
 from bench.results import save, table
 
 # One module per area; each exposes run() -> list[Result].
-MODULES: tuple[str, ...] = ("build",)
+MODULES: tuple[str, ...] = ("build", "inference", "lambda_import")
 
 
 def main(argv: list[str]) -> int:
