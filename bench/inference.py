@@ -227,7 +227,9 @@ def run() -> list[Result]:
     rate_ours = len(sentences) / time_ours
     rate_seed = len(sentences) / time_seed
     common = (
-        f"BERT-base stand-in, {len(sentences)} sentences (mean {statistics.mean(tokens):.0f} tokens), {threads} threads"
+        f"BERT-base stand-in, {len(sentences)} sentences in requests of {REQUEST_SIZE} "
+        f"(mean {statistics.mean(tokens):.0f} tokens), {threads} thread(s) each side, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     return [
         Result(
@@ -253,6 +255,6 @@ def run() -> list[Result]:
             "ms",
             baseline=latency_seed,
             ratio=latency_seed / latency_ours,
-            note=f"median of {LATENCY_RUNS}; ratio = seed / ours; {threads} threads",
+            note=f"median of {LATENCY_RUNS}; ratio = seed / ours; {threads} thread(s)",
         ),
     ]
