@@ -45,18 +45,19 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def test_overlay_provides_the_containers_transformers_and_the_toolkit_imports_unpatched(dlc_env):
+def test_overlay_provides_the_containers_transformers_which_the_toolkit_imports_unpatched(dlc_env):
     probe = run(
         [
             "-c",
-            "import transformers, sagemaker_huggingface_inference_toolkit.handler_service; "
-            "print(transformers.__version__)",
+            "import transformers, transformers.file_utils as f; "
+            "print(transformers.__version__, hasattr(f, 'is_tf_available'))",
         ],
         dlc_env,
     )
 
     assert probe.returncode == 0, probe.stderr[-2000:]
-    assert probe.stdout.strip() == DLC_TRANSFORMERS
+    # is_tf_available present: ensure_toolkit_importable() leaves transformers untouched in the rerun below.
+    assert probe.stdout.split() == [DLC_TRANSFORMERS, "True"]
 
 
 def test_serving_tests_pass_under_the_containers_transformers(dlc_env):
