@@ -223,3 +223,14 @@ def test_model_fn_sets_the_thread_count_and_limit_overrides(inference, model_pac
         assert loaded.autocast_dtype is None  # CPU stays fp32
     finally:
         torch.set_num_threads(before)
+
+
+def test_autocast_only_on_gpu_preferring_bf16(inference, monkeypatch):
+    gpu, cpu = torch.device("cuda", 0), torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert inference._autocast_dtype("auto", gpu) is torch.bfloat16
+    assert inference._autocast_dtype("fp16", gpu) is torch.float16
+    assert inference._autocast_dtype("off", gpu) is None
+    assert inference._autocast_dtype("bf16", cpu) is None  # CPU always runs fp32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # e.g. T4 (ml.g4dn)
+    assert inference._autocast_dtype("auto", gpu) is torch.float16
