@@ -234,3 +234,16 @@ def test_autocast_only_on_gpu_preferring_bf16(inference, monkeypatch):
     assert inference._autocast_dtype("bf16", cpu) is None  # CPU always runs fp32
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # e.g. T4 (ml.g4dn)
     assert inference._autocast_dtype("auto", gpu) is torch.float16
+
+
+def test_autocast_path_runs_and_returns_fp32_probabilities(inference, classifier):
+    # The GPU path's mechanics, exercised with CPU bf16 autocast (no GPU here).
+    import dataclasses
+
+    mixed = dataclasses.replace(classifier, autocast_dtype=torch.bfloat16)
+
+    probs = inference.classify(mixed, TEXTS)
+
+    assert probs.dtype == torch.float32
+    assert torch.allclose(probs.sum(-1), torch.ones(len(TEXTS)), atol=1e-5)
+    assert torch.allclose(probs, inference.classify(classifier, TEXTS), atol=2e-2)
