@@ -53,8 +53,10 @@ def parse_event(event: dict[str, Any], *, max_body_bytes: int) -> HttpRequest:
         )
     else:
         method = event.get("httpMethod") or ""
-        # REST proxy: `path` is the resource path without the stage (a base-path mapping may prefix it).
-        path = event.get("path") or event.get("resource") or "/"
+        # REST proxy: `resource` is the matched route ("/sentiment") whatever base-path mapping a custom domain
+        # adds to `path`; a greedy `{proxy+}` resource leaves only `path` to route on.
+        resource = event.get("resource") or ""
+        path = resource if resource and "{" not in resource else (event.get("path") or "/")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items() if v is not None}
 
     raw = event.get("body")

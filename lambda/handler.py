@@ -121,7 +121,7 @@ def route(request: HttpRequest) -> None:
         ApiError: 404 unknown path, 405 wrong method, 415 wrong content type.
     """
     if request.path != ROUTE:
-        raise ApiError(404, "not_found", f"no route {request.path}: use POST {ROUTE}")
+        raise ApiError(404, "not_found", f"no route {_clip(request.path)}: use POST {ROUTE}")
     if request.method != "POST":
         raise ApiError(
             405, "method_not_allowed", f"{request.method} is not allowed: use POST", headers={"Allow": "POST"}
@@ -130,8 +130,13 @@ def route(request: HttpRequest) -> None:
     media_type, _, params = content_type.partition(";")
     charset = params.partition("charset=")[2].strip().strip('"').lower()
     if media_type.strip().lower() != "application/json" or (charset and charset not in ("utf-8", "utf8")):
-        shown = content_type or "none"
+        shown = _clip(content_type) or "none"
         raise ApiError(415, "unsupported_media_type", f"Content-Type {shown} is not supported: send application/json")
+
+
+def _clip(value: str, limit: int = 80) -> str:
+    """Client-supplied values echoed in messages are cut short."""
+    return value if len(value) <= limit else value[:limit] + "..."
 
 
 def parse_texts(body: bytes, config: Config) -> list[str]:

@@ -81,6 +81,24 @@ def test_http_api_v2_payload(lam, config, context, event, runtime, model_reply):
     assert body_of(result)["request_id"] == "JKJaXmPLvHcESHA="
 
 
+def test_custom_domain_base_path_routes_on_the_resource(lam, config, context, event, runtime, model_reply):
+    ev = event("rest_post_text.json")
+    ev["path"] = "/v1/sentiment"  # base-path mapping "v1" on a custom domain; resource stays "/sentiment"
+    expect_call(runtime, model_reply, [json.loads(ev["body"])["text"]], MODEL_3[:1])
+
+    assert lam.handler.handle(ev, context, config=config)["statusCode"] == 200
+
+
+def test_greedy_proxy_resource_routes_on_the_path(lam, config, context, event, runtime):
+    ev = event("rest_post_unknown_path.json")
+    ev["resource"], ev["path"] = "/{proxy+}", "/" + "x" * 500
+
+    result = lam.handler.handle(ev, context, config=config)
+
+    assert result["statusCode"] == 404
+    assert len(body_of(result)["message"]) < 120  # the client's path is echoed, but clipped
+
+
 def test_v2_default_route_uses_the_raw_path_without_the_stage(lam, config, context, event, runtime, model_reply):
     ev = event("httpapi_v2_post_texts.json")
     ev["routeKey"] = "$default"
