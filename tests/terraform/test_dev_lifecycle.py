@@ -220,7 +220,6 @@ def test_apply_points_the_endpoint_at_the_new_config_and_deletes_the_old(deploym
     model = sm.describe_model(ModelName=outputs["model_name"])
     assert model["PrimaryContainer"]["ModelDataUrl"] == deployment.new_artifacts["model_data_url"]
     assert tags_of(sm, model["ModelArn"])["hubdeploy:hub-revision"] == deployment.new_revision
-    assert not tfrun.plan(root).has_changes
 
 
 def test_destroy_leaves_nothing_behind(deployment: Deployment, stack):

@@ -94,8 +94,10 @@ BAD_INPUT = {
         "model_data_url": "https://bucket/model.tar.gz",
         "hub_model_id": "",
         "environment": "qa",
+        "serverless": {"memory_size_in_mb": 2048, "max_concurrency": 2},
     },
-    "moving-ref": {"hub_revision": "main", "serverless": {"memory_size_in_mb": 2048, "max_concurrency": 2}},
+    # the revision's rules read var.environment: they are checked only when the environment is valid
+    "moving-ref": {"hub_revision": "main"},
     "unpinned": {"hub_revision": None},
     "env-mismatch": {"environment": "dev"},
     "wrong-account": {"aws_account_id": "111111111111"},
@@ -122,7 +124,7 @@ def bad_plan_errors(prod: tfrun.EnvRoot) -> dict[str, str]:
         ("values", "hub_model_id must be a non-empty Hub repository id"),
         ("values", "environment must be dev, staging or prod"),
         ("moving-ref", "hub_revision must be a 40-hex commit SHA outside dev"),
-        ("moving-ref", "autoscaling applies to provisioned endpoints only"),
+        ("values", "autoscaling applies to provisioned endpoints only"),
         ("unpinned", "hub_revision is not pinned yet"),
         ("env-mismatch", 'environment = "dev" but this root is terraform/envs/prod'),
         ("wrong-account", "not allowed"),
@@ -132,3 +134,28 @@ def test_bad_input_fails_at_plan_with_a_message_naming_it(bad_plan_errors: dict[
     error = bad_plan_errors[group]
     assert message in error
     assert "\n" not in error, "one line"
+
+
+def created(prod: tfrun.EnvRoot, variables: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{address: after-values} of a first plan with `variables`."""
+    plan = tfrun.plan(prod, out=prod.path / "variant.tfplan", variables=variables)
+    doc = tfrun.show_json(prod, plan.path)
+    return {c["address"]: c["change"]["after"] for c in doc["resource_changes"]}
+
+
+def test_api_key_mode_requires_a_key_and_a_usage_plan_instead_of_cognito(prod: tfrun.EnvRoot):
+    resources = created(prod, {"auth_mode": "api_key"})
+    method = resources["module.api.aws_api_gateway_method.post"]
+    assert method["authorization"] == "NONE" and method["api_key_required"] is True
+    usage = resources["module.api.aws_api_gateway_usage_plan.this[0]"]
+    assert usage["throttle_settings"] == [{"burst_limit": 100, "rate_limit": 50}]
+    assert usage["quota_settings"][0]["period"] == "DAY"
+    assert "module.api.aws_api_gateway_usage_plan_key.this[0]" in resources
+    assert not [a for a in resources if "cognito" in a]
+
+
+def test_iam_mode_requires_sigv4_and_creates_no_user_pool(prod: tfrun.EnvRoot):
+    resources = created(prod, {"auth_mode": "iam"})
+    method = resources["module.api.aws_api_gateway_method.post"]
+    assert method["authorization"] == "AWS_IAM" and method["api_key_required"] is False
+    assert not [a for a in resources if "cognito" in a or "usage_plan" in a]

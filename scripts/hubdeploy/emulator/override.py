@@ -42,6 +42,7 @@ SERVICES: tuple[str, ...] = (
     "sns",
     "sqs",
     "sts",
+    "wafv2",
 )
 
 # Root variables the emulated run sets. Everything else keeps its committed value.
