@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = REPO_ROOT / ".bench" / "cache" / "finbert-standin-base"
 N_SENTENCES = 512
 REQUEST_SIZE = 128
-LATENCY_RUNS = 10
+LATENCY_RUNS = 20
 
 COMPANIES = [
     "Nokia", "Stora Enso", "Apple", "Siemens", "Unilever", "Tesla", "HSBC", "Nestle", "Kone", "Fortum",
