@@ -222,6 +222,18 @@ def test_apply_points_the_endpoint_at_the_new_config_and_deletes_the_old(deploym
     assert tags_of(sm, model["ModelArn"])["hubdeploy:hub-revision"] == deployment.new_revision
 
 
+def test_resizing_plans_a_new_config_and_an_in_place_update_keeping_the_model(deployment: Deployment, stack):
+    root = stack.root(ENV)
+    plan = tfrun.plan(root, out=root.path / "resize.tfplan", variables={"serverless": None, "instance_count": 2})
+    doc = tfrun.show_json(root, plan.path)
+    changes = tfrun.resource_changes(doc)
+    assert changes == {CONFIG: ("create", "delete"), ENDPOINT: ("update",)}, changes
+    config = next(c for c in doc["resource_changes"] if c["address"] == CONFIG)["change"]
+    (variant,) = config["after"]["production_variants"]
+    assert (variant["instance_type"], variant["initial_instance_count"]) == ("ml.m5.large", 2)
+    assert config["after"]["kms_key_arn"].startswith("arn:aws:kms:"), "instances get the KMS volume key"
+
+
 def test_destroy_leaves_nothing_behind(deployment: Deployment, stack):
     root = stack.root(ENV)
     tfrun.destroy(root)
