@@ -217,3 +217,11 @@ def test_pr_comment_per_env_and_caches():
     assert any(s.get("with", {}).get("cache") == "pip" for s in plan["steps"])
     upload = next(s for s in plan["steps"] if "upload-artifact" in str(s.get("uses", "")))
     assert "tfplan" not in upload["with"]["path"], "the binary plan holds secrets: never an artifact"
+
+
+@pytest.mark.parametrize(("workflow", "job"), [("deploy-env.yml", "deploy"), ("drift.yml", "drift")])
+def test_deploy_and_drift_cache_pip_hf_and_terraform_plugins(workflow, job):
+    job_steps = load(REPO / ".github" / "workflows" / workflow)["jobs"][job]["steps"]
+    cached = {str(s["with"]["path"]) for s in job_steps if "actions/cache" in str(s.get("uses", ""))}
+    assert cached == {".cache/terraform/plugin-cache", "~/.cache/huggingface/hub"}
+    assert any(s.get("with", {}).get("cache") == "pip" for s in job_steps)
