@@ -16,6 +16,7 @@ TORCH_INDEX ?=
 WHEELS_DIR ?= /opt/wheels
 PIP_TORCH_FLAGS := $(if $(wildcard $(WHEELS_DIR)/torch-*.whl),--find-links $(WHEELS_DIR),) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 PYTEST_ARGS ?=
+DLC_PACKAGES := transformers==4.51.3 tokenizers==0.21.1 huggingface_hub==0.30.2
 PY_DIRS := scripts tests lambda model bench
 
 .PHONY: help demo test lint fmt bench venv clean
@@ -33,6 +34,9 @@ $(STAMP): pyproject.toml $(wildcard requirements/*.txt)
 	@# checkov pins an old boto3: it gets a venv of its own, linked into .venv/bin.
 	@test -x $(VENV)/checkov/bin/checkov || ($(PYTHON) -m venv $(VENV)/checkov && $(VENV)/checkov/bin/pip install --quiet -r requirements/checkov.txt $(QUIET_PIP))
 	@ln -sf ../checkov/bin/checkov $(VENV)/bin/checkov
+	@# The released Hugging Face inference container's transformers, as an overlay folder: tests rerun
+	@# inference.py under it (tests/serving/test_dlc_versions.py).
+	@test -d $(VENV)/dlc-site/transformers || $(PY) -m pip install --quiet --no-deps --target $(VENV)/dlc-site $(DLC_PACKAGES) $(QUIET_PIP)
 	@touch $@
 
 venv: $(STAMP) ## create/refresh .venv

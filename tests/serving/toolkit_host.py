@@ -22,22 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubdeploy.local.toolkit import ensure_toolkit_importable  # the one transformers-5 fix
+
 HANDLER_SERVICE = "sagemaker_huggingface_inference_toolkit.handler_service"
 MODEL_NAME = "model"
-
-
-def ensure_toolkit_importable() -> None:
-    """Let sagemaker-huggingface-inference-toolkit 2.6.0 import under transformers 5.
-
-    The toolkit imports `is_tf_available` from `transformers.file_utils`, which transformers 5 removed
-    (TensorFlow support is gone). AWS's transformers-5 container installs a toolkit commit that drops the
-    import; on PyPI's 2.6.0 the same effect is one attribute saying "no TensorFlow". Under transformers 4
-    (the current container's) nothing is changed.
-    """
-    import transformers.file_utils as file_utils
-
-    if not hasattr(file_utils, "is_tf_available"):
-        file_utils.is_tf_available = lambda: False
 
 
 @dataclass(frozen=True)
