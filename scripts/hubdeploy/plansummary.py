@@ -204,10 +204,10 @@ def _first(values: Any, *path: str | int) -> Any:
 
 def _lookup(mapping: Any, field_name: str) -> Any:
     """A model-identity value from tags or container environment, by any of the accepted key spellings."""
+    if mapping == UNKNOWN:  # the whole map is known only after apply
+        return UNKNOWN
     if not isinstance(mapping, dict):
         return None
-    if mapping == UNKNOWN:
-        return UNKNOWN
     normalised = {_norm(k): v for k, v in mapping.items()}
     for key in _KEYS[field_name]:
         if key in normalised:
