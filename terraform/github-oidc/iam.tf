@@ -122,6 +122,12 @@ data "aws_iam_policy_document" "apply" {
       "cloudwatch:TagResource",
       "cloudwatch:UntagResource",
       "cognito-idp:*",
+      # Lambda env-var and SageMaker volume encryption with the stack's keys: the caller needs grants
+      "kms:CreateGrant",
+      "kms:Decrypt",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
+      "kms:RetireGrant",
       "kms:CreateAlias",
       "kms:CreateKey",
       "kms:DeleteAlias",
