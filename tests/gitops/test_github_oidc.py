@@ -102,3 +102,22 @@ def test_bad_inputs_fail_at_plan_with_the_validation_message(tmp_path, emulator,
     assert proc.returncode == 1
     assert "repository must be owner/name" in proc.stderr
     assert "environments must be a non-empty subset of dev, staging, prod" in proc.stderr
+
+
+@pytest.mark.lint
+def test_checkov_passes_with_every_skip_justified(repo_root):
+    import subprocess
+    import sys
+
+    checkov = Path(sys.executable).parent.parent / "checkov" / "bin" / "checkov"
+    if not checkov.exists():
+        pytest.skip("checkov lives in .venv/checkov (make venv installs it)")
+    proc = subprocess.run(
+        [str(checkov), "-d", str(ROOT), "--quiet", "--compact", "--framework", "terraform", "--skip-download"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    skips = [line for p in ROOT.glob("*.tf") for line in p.read_text().splitlines() if "checkov:skip=" in line]
+    assert skips and all(len(line.split(":", 2)[-1].strip()) > 20 for line in skips), "every skip says why"
