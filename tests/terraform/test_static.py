@@ -3,9 +3,11 @@ that environments differ only in values. No emulator needed."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,14 +42,25 @@ def test_fmt_is_clean(folder: str):
     assert proc.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{proc.stdout}{proc.stderr}"
 
 
-@pytest.mark.parametrize("folder", DIRS)
-def test_validate(tree: Path, folder: str):
+@pytest.fixture(scope="module")
+def validated(tree: Path) -> dict[str, str]:
+    """`terraform validate -json` of every root and module (init + validate run side by side)."""
     env = terraform_env(REPO)
-    cwd = tree / folder
-    run_terraform(["init", "-backend=false", "-input=false", "-no-color"], cwd=cwd, env=env)
-    proc = run_terraform(["validate", "-json", "-no-color"], cwd=cwd, env=env, check=False)
-    assert '"valid": true' in proc.stdout, proc.stdout
-    assert '"warning_count": 0' in proc.stdout, f"validate warnings: {proc.stdout}"
+
+    def validate(folder: str) -> str:
+        cwd = tree / folder
+        run_terraform(["init", "-backend=false", "-input=false", "-no-color"], cwd=cwd, env=env)
+        return run_terraform(["validate", "-json", "-no-color"], cwd=cwd, env=env, check=False).stdout
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(DIRS, pool.map(validate, DIRS), strict=True))
+
+
+@pytest.mark.parametrize("folder", DIRS)
+def test_validate(validated: dict[str, str], folder: str):
+    result = json.loads(validated[folder])
+    assert result["valid"] is True, result["diagnostics"]
+    assert result["warning_count"] == 0, f"validate warnings: {result['diagnostics']}"
 
 
 def test_checkov_has_zero_failed_checks():
