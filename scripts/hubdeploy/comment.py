@@ -124,7 +124,7 @@ def _foot(data: CommentInput) -> list[str]:
 
 def _details(plan_text: str, *, budget: int, run_url: str | None) -> str:
     """The collapsed plan block, cut on a line boundary when the text does not fit in `budget` chars."""
-    text = plan_text.rstrip("\n")
+    text = plan_text.strip("\n")  # terraform show starts with a blank line
     fence = _fence(text)
     lines = text.splitlines()
     opening = f"<details><summary>Full plan ({len(lines)} lines)</summary>\n\n{fence}text\n"
@@ -163,7 +163,7 @@ def render_job_summary(data: CommentInput, *, limit: int = JOB_SUMMARY_LIMIT) ->
     """The job summary: the same head, then the whole plan (cut only beyond GitHub's 1 MiB step limit)."""
     head = "\n\n".join(_head(data)[1:])  # no marker: a job summary is not searched for
     foot = "\n\n".join(_foot(data)[:1])
-    text = data.plan_text.rstrip("\n")
+    text = data.plan_text.strip("\n")
     fence = _fence(text)
     block = f"{fence}text\n{text}\n{fence}"
     if len(head) + len(block) + len(foot) + 8 > limit:
