@@ -81,8 +81,9 @@ def test_prod_updates_blue_green_with_alarm_rollback(planned: dict[str, Any]):
     assert metrics == {"Invocation5XXErrors", "Invocation4XXErrors", "ModelLatency"}
 
 
-def test_prod_protects_its_user_pool(planned: dict[str, Any]):
-    assert after(planned, "module.api.aws_cognito_user_pool.this[0]")["deletion_protection"] == "ACTIVE"
+def test_prod_stays_destroyable_in_one_run(planned: dict[str, Any]):
+    # User-pool deletion protection would make the guarded destroy workflow fail half way.
+    assert after(planned, "module.api.aws_cognito_user_pool.this[0]")["deletion_protection"] == "INACTIVE"
     assert after(planned, "module.api.aws_lambda_function.this")["reserved_concurrent_executions"] == 50
 
 

@@ -21,7 +21,10 @@ blue_green = {
 auth_mode                   = "cognito"
 lambda_reserved_concurrency = 50
 log_retention_days          = 365
-deletion_protection         = true
+# Off on purpose: with it on, `destroy.yml` would delete the endpoint and then fail on the user pool,
+# leaving prod half destroyed. Prod's guard is the destroy workflow's (typed confirmation, allow-prod,
+# the prod Environment's reviewers).
+deletion_protection = false
 throttle = {
   rate_limit  = 50
   burst_limit = 100
