@@ -131,36 +131,30 @@ def git_commit(repo_root: Path, settings: Settings) -> str:
 
 def _put_if_absent(s3: Any, **kwargs: Any) -> dict:
     """PutObject with If-None-Match: *; raises KeyExists if the key is taken."""
-    from botocore.exceptions import ClientError
-
-    try:
-        return s3.put_object(IfNoneMatch="*", **kwargs)
-    except ClientError as exc:
-        if aws.is_code(exc, "PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
-            raise KeyExists(kwargs["Key"]) from None
-        if not aws.is_code(exc, "NotImplemented", "501"):
-            raise
-    log.warning("this S3 endpoint does not support conditional writes: checking for the key first instead")
-    if _head(s3, kwargs["Bucket"], kwargs["Key"]) is not None:
-        raise KeyExists(kwargs["Key"])
-    return s3.put_object(**kwargs)
+    return _if_absent(s3, s3.put_object, **kwargs)
 
 
 def _complete_if_absent(s3: Any, **kwargs: Any) -> dict:
     """CompleteMultipartUpload with If-None-Match: *; raises KeyExists if the key is taken."""
+    return _if_absent(s3, s3.complete_multipart_upload, **kwargs)
+
+
+def _if_absent(s3: Any, write: Any, **kwargs: Any) -> dict:
+    """Run `write` (an S3 call that creates kwargs["Key"]) only if the key does not exist yet."""
     from botocore.exceptions import ClientError
 
     try:
-        return s3.complete_multipart_upload(IfNoneMatch="*", **kwargs)
+        return write(IfNoneMatch="*", **kwargs)
     except ClientError as exc:
         if aws.is_code(exc, "PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
             raise KeyExists(kwargs["Key"]) from None
         if not aws.is_code(exc, "NotImplemented", "501"):
             raise
+    # Some S3-compatible stores lack conditional writes: a HEAD first is racy but better than overwriting.
     log.warning("this S3 endpoint does not support conditional writes: checking for the key first instead")
     if _head(s3, kwargs["Bucket"], kwargs["Key"]) is not None:
         raise KeyExists(kwargs["Key"])
-    return s3.complete_multipart_upload(**kwargs)
+    return write(**kwargs)
 
 
 def _head(s3: Any, bucket: str, key: str) -> dict | None:
