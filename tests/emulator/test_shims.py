@@ -19,17 +19,6 @@ IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-infere
 ALARM_CONFIG = {"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "five-xx"}]}}
 
 
-@pytest.fixture(params=["plain", "shimmed"])
-def mode(request: pytest.FixtureRequest, aws_credentials: None) -> Iterator[str]:
-    """Run a test on plain moto and on moto with every shim applied."""
-    shims.revert_all()
-    if request.param == "shimmed":
-        shims.apply_all()
-    with mock_aws():
-        yield request.param
-    shims.revert_all()
-
-
 @pytest.fixture
 def shimmed(aws_credentials: None) -> Iterator[None]:
     """moto with every shim applied."""

@@ -4,27 +4,14 @@ buckets: moto treats the unimplemented `Bool` condition as always true (shim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from hubdeploy.bootstrap import tls_only_policy
 from hubdeploy.emulator import shims
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(params=["plain", "shimmed"])
-def mode(request: pytest.FixtureRequest, aws_credentials: None) -> Iterator[str]:
-    shims.revert_all()
-    if request.param == "shimmed":
-        shims.apply_all()
-    with mock_aws():
-        yield request.param
-    shims.revert_all()
 
 
 def test_tls_only_bucket_allows_requests_the_emulator_serves(mode: str) -> None:
