@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -25,10 +26,14 @@ def model_package_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="session")
 def inference() -> ModuleType:
     """model/code/inference.py imported as the toolkit imports it (module `inference` from the code dir)."""
-    if str(CODE_DIR) not in sys.path:
-        sys.path.insert(0, str(CODE_DIR))
-    import inference as module
-
+    # By path, not `import inference`: another test in this process may have loaded an artifact's
+    # inference.py under that name.
+    sys.modules.pop("inference", None)
+    spec = importlib.util.spec_from_file_location("inference", CODE_DIR / "inference.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["inference"] = module  # as the toolkit's import leaves it (dataclasses look it up)
+    spec.loader.exec_module(module)
     return module
 
 

@@ -104,6 +104,10 @@ class ToolkitModel:
                 self.service.initialize(context)
             except Exception as exc:  # any failure of user code or transformers: the model is unusable
                 raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                # The service keeps its own references to the user functions: leave no module named
+                # `inference` (nor its code folder on sys.path) for the next importer in this process.
+                _forget_user_module(module_name)
             self._context = context
         log.info("runtime: model %s loaded from %s", name, model_dir)
 
