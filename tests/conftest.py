@@ -3,19 +3,17 @@ repository, and the AWS emulator."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from hubdeploy.checkout import copy_checkout
 from hubdeploy.emulator.process import FAKE_CREDENTIALS, Emulator
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID
 from hubdeploy.standin import build_standin_model, install_in_hf_cache
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# What a scratch repository needs to behave like a checkout (terraform roots/modules, serving code).
-REPO_PARTS = ("terraform", "model", "lambda")
 
 
 @pytest.fixture(scope="session")
@@ -56,16 +54,7 @@ def scratch_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     HUBDEPLOY_ROOT points hubdeploy at it.
     """
-    root = tmp_path / "repo"
-    root.mkdir()
-    for part in REPO_PARTS:
-        src = REPO_ROOT / part
-        if src.exists():
-            shutil.copytree(
-                src,
-                root / part,
-                ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "artifacts.auto.tfvars.json"),
-            )
+    root = copy_checkout(REPO_ROOT, tmp_path / "repo")
     monkeypatch.setenv("HUBDEPLOY_ROOT", str(root))
     return root
 

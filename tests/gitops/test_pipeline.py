@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hubdeploy.checkout import copy_checkout
 from hubdeploy.cli import main
 from hubdeploy.commands.drift import sync_issue
 from hubdeploy.comment import GITHUB_COMMENT_LIMIT, marker, recorded
@@ -57,12 +58,7 @@ def pipeline(
     emulator_session.reset()
     work = tmp_path_factory.mktemp("gitops-pipeline")
     repo = work / "repo"
-    for part in ("terraform", "model", "lambda"):
-        shutil.copytree(
-            REPO_ROOT / part,
-            repo / part,
-            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "artifacts.auto.tfvars.json", "*_override.tf"),
-        )
+    copy_checkout(REPO_ROOT, repo)
     cache = work / "hf-cache"
     with pytest.MonkeyPatch.context() as mp:
         for key, value in emulator_session.aws_env().items():

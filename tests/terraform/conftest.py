@@ -16,6 +16,7 @@ import pytest
 
 from hubdeploy import tfrun
 from hubdeploy.bootstrap import bootstrap
+from hubdeploy.checkout import copy_checkout
 from hubdeploy.emulator.process import Emulator
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, artifacts_path, write_pin
 from hubdeploy.pipeline import build
@@ -24,7 +25,6 @@ from hubdeploy.settings import Settings
 from hubdeploy.standin import install_in_hf_cache
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REPO_PARTS = ("terraform", "model", "lambda")
 REGION = "us-east-1"
 
 
@@ -74,12 +74,7 @@ def stack(
     emulator_session.reset()
     work = tmp_path_factory.mktemp("tf-stack")
     repo = work / "repo"
-    for part in REPO_PARTS:
-        shutil.copytree(
-            REPO_ROOT / part,
-            repo / part,
-            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "artifacts.auto.tfvars.json", "*_override.tf"),
-        )
+    copy_checkout(REPO_ROOT, repo)
     cache = work / "hf-cache"
     with pytest.MonkeyPatch.context() as mp:
         for key, value in emulator_session.aws_env(REGION).items():

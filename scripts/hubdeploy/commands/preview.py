@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hubdeploy import planrun
+from hubdeploy.checkout import copy_checkout
 from hubdeploy.comment import render_comment, render_job_summary
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ENVIRONMENTS, ModelPin, read_pin, write_pin
 from hubdeploy.errors import LocalStackError, PinError
@@ -29,7 +29,6 @@ from hubdeploy.log import warn
 from hubdeploy.settings import Settings
 
 log = logging.getLogger(__name__)
-REPO_PARTS = ("terraform", "model", "lambda")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,15 +71,6 @@ def _emulator(endpoint_url: str | None, workdir: Path) -> Iterator[str]:
         yield emu.endpoint_url
 
 
-def scratch_copy(repo_root: Path, dest: Path) -> Path:
-    """terraform/, model/, lambda/ of the checkout, without state, caches or generated tfvars."""
-    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan", "artifacts.auto.tfvars.json")
-    for part in REPO_PARTS:
-        if (repo_root / part).exists():
-            shutil.copytree(repo_root / part, dest / part, ignore=ignore, dirs_exist_ok=True)
-    return dest
-
-
 def install_standin(repo: Path, env: str, cache: Path) -> None:
     """Put an untrained stand-in in a private HF cache as the env's pinned model, and pin the scratch copy to it."""
     from hubdeploy.standin import UNTRAINED_WARNING, build_standin_model, install_in_hf_cache
@@ -108,7 +98,7 @@ def _step(argv: list[str]) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="hubdeploy-preview-"))
-    repo = scratch_copy(settings.repo_root, workdir / "repo")
+    repo = copy_checkout(settings.repo_root, workdir / "repo")
     env_vars = {"HUBDEPLOY_ROOT": str(repo), "GITHUB_ACTIONS": "false"}
     if not args.use_hub:
         cache = workdir / "hf-cache"

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubdeploy.checkout import copy_checkout
 from hubdeploy.emulator.process import FAKE_CREDENTIALS, Emulator
 from hubdeploy.envs import ModelPin, check_env, is_commit_sha, read_pin
 from hubdeploy.errors import HubdeployError, LocalStackError
@@ -43,10 +44,6 @@ from hubdeploy.settings import Settings
 log = logging.getLogger(__name__)
 
 LOCAL_DIR = ".local"
-MIRRORED = ("terraform", "model", "lambda")
-MIRROR_IGNORE = shutil.ignore_patterns(
-    ".terraform", "*.tfstate*", "*.tfplan", "*_override.tf", "*_override.tf.json", "artifacts.auto.tfvars.json"
-)
 STANDIN_SIZE_VAR = "HUBDEPLOY_STANDIN_SIZE"  # tiny | base: force a stand-in model of that size
 MODEL_SOURCE_VAR = "HUBDEPLOY_LOCAL_MODEL"  # auto (default) | hub | standin
 HUB_PROBE_TIMEOUT = 3.0
@@ -254,14 +251,7 @@ def _emulator_answers(url: str) -> bool:
 
 def mirror_repo(repo_root: Path, paths: Paths) -> Path:
     """Copy terraform/, model/, lambda/ of the checkout to `.local/repo` (fresh each `up`)."""
-    mirror = paths.mirror
-    for part in MIRRORED:
-        src, dst = repo_root / part, mirror / part
-        if dst.exists():
-            shutil.rmtree(dst)
-        if src.exists():
-            shutil.copytree(src, dst, ignore=MIRROR_IGNORE, symlinks=False)
-    return mirror
+    return copy_checkout(repo_root, paths.mirror)
 
 
 def _hub_reachable(endpoint: str) -> bool:

@@ -1,0 +1,31 @@
+"""Scratch copies of a checkout: what the local stack, `hubdeploy preview` and the tests work on, so the
+user's tree (its pins, Terraform state and generated tfvars) is never touched."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+# The parts of a checkout the pipeline reads: Terraform roots/modules and the two artifacts' sources.
+CHECKOUT_PARTS: tuple[str, ...] = ("terraform", "model", "lambda")
+# Never copied: Terraform working state, plans, emulator overrides, and publish output of the real tree.
+SCRATCH_IGNORE = shutil.ignore_patterns(
+    ".terraform",
+    "*.tfstate*",
+    "*.tfplan",
+    "*_override.tf",
+    "*_override.tf.json",
+    "artifacts.auto.tfvars.json",
+    "__pycache__",
+)
+
+
+def copy_checkout(repo_root: Path, dest: Path) -> Path:
+    """Copy terraform/, model/ and lambda/ of `repo_root` into `dest`, replacing what `dest` had of them."""
+    for part in CHECKOUT_PARTS:
+        src, dst = repo_root / part, dest / part
+        if dst.exists():
+            shutil.rmtree(dst)
+        if src.exists():
+            shutil.copytree(src, dst, ignore=SCRATCH_IGNORE)
+    return dest
