@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import LoopbackServer
 
 CLIENT_ID, CLIENT_SECRET, TOKEN = "machine-client", "machine-secret", "tok-123"
 
@@ -68,19 +69,6 @@ def _handler(state: FakeApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class FakeApiServer:
+class FakeApiServer(LoopbackServer[FakeApi]):
     def __init__(self, state: FakeApi) -> None:
-        self.state = state
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-        host, port = self.server.server_address[:2]
-        state.url = f"http://{host}:{port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> FakeApi:
-        self.thread.start()
-        return self.state
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(state, _handler(state))

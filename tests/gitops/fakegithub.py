@@ -7,8 +7,10 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import LoopbackServer
 
 
 @dataclass
@@ -132,21 +134,8 @@ def make_handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class FakeGitHubServer:
+class FakeGitHubServer(LoopbackServer[FakeGitHub]):
     """Context manager: serve a FakeGitHub on 127.0.0.1:<free port> in a thread."""
 
     def __init__(self, state: FakeGitHub) -> None:
-        self.state = state
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-        host, port = self.server.server_address[:2]
-        state.url = f"http://{host}:{port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> FakeGitHub:
-        self.thread.start()
-        return self.state
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(state, make_handler(state))
