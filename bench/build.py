@@ -44,7 +44,7 @@ def _standin() -> Path:
     partial = STANDIN.with_suffix(".partial")
     shutil.rmtree(partial, ignore_errors=True)
     code = (
-        "import sys; from pathlib import Path; from hubdeploy.standin import build_standin_model; "
+        "import sys; from pathlib import Path; from hubdeploy.artifacts.standin import build_standin_model; "
         "build_standin_model(Path(sys.argv[1]), size='base')"
     )
     subprocess.run([sys.executable, "-c", code, str(partial)], check=True)
@@ -116,7 +116,7 @@ def _republish_bytes(artifacts: Path) -> tuple[int, int]:
     import boto3
     from moto import mock_aws
 
-    from hubdeploy import publish
+    from hubdeploy.artifacts import publish
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -144,9 +144,9 @@ def _republish_bytes(artifacts: Path) -> tuple[int, int]:
 
 
 def run() -> list[Result]:
-    from hubdeploy import archive
-    from hubdeploy.manifest import Manifest
-    from hubdeploy.modelfiles import validate_model_dir
+    from hubdeploy.artifacts import archive
+    from hubdeploy.artifacts.manifest import Manifest
+    from hubdeploy.artifacts.modelfiles import validate_model_dir
     from hubdeploy.settings import find_repo_root
 
     repo_root = find_repo_root()

@@ -122,7 +122,7 @@ def load_inference_module() -> ModuleType:
 def standin_base_model() -> Path:
     """The BERT-base stand-in, built once into .bench/cache (about 440 MB)."""
     if not (CACHE_DIR / "model.safetensors").exists():
-        from hubdeploy.standin import build_standin_model
+        from hubdeploy.artifacts.standin import build_standin_model
 
         print(f"   building the BERT-base stand-in in {CACHE_DIR} (once)", flush=True)
         tmp = CACHE_DIR.with_name(CACHE_DIR.name + ".tmp")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from hubdeploy.artifacts.standin import build_standin_model, install_in_hf_cache
 from hubdeploy.checkout import copy_checkout
-from hubdeploy.emulator.process import FAKE_CREDENTIALS, Emulator
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID
-from hubdeploy.standin import build_standin_model, install_in_hf_cache
+from hubdeploy.infra.emulator.process import FAKE_CREDENTIALS, Emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from hubdeploy.emulator import shims
+from hubdeploy.infra.emulator import shims
 
 
 @pytest.fixture(params=["plain", "shimmed"])

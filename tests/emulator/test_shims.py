@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from hubdeploy.emulator import shims
+from hubdeploy.infra.emulator import shims
 
 pytestmark = pytest.mark.unit
 

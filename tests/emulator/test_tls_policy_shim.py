@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from hubdeploy.bootstrap import tls_only_policy
-from hubdeploy.emulator import shims
+from hubdeploy.infra.bootstrap import tls_only_policy
+from hubdeploy.infra.emulator import shims
 
 pytestmark = pytest.mark.unit
 

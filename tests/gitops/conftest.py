@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hubdeploy.github import GitHubClient
+from hubdeploy.gitops.github import GitHubClient
 
 from .fakegithub import FakeGitHub, FakeGitHubServer
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubdeploy.emulator.process import Emulator
-from hubdeploy.terraform import run_terraform, terraform_env
+from hubdeploy.infra.emulator.process import Emulator
+from hubdeploy.infra.tfcli import run_terraform, terraform_env
 
 HERE = Path(__file__).resolve().parent
 REV_A, REV_B = "a" * 40, "b" * 40

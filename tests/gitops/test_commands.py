@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hubdeploy.cli import main
-from hubdeploy.comment import CommentInput, render_job_summary, set_status
-from hubdeploy.planrun import SUMMARY_FILE, TEXT_FILE, publish_to_actions, read_plan_folder
-from hubdeploy.plansummary import PlanSummary
+from hubdeploy.gitops.comment import CommentInput, render_job_summary, set_status
+from hubdeploy.gitops.planfolder import SUMMARY_FILE, TEXT_FILE, publish_to_actions, read_plan_folder
+from hubdeploy.gitops.plansummary import PlanSummary
 
 pytestmark = pytest.mark.unit
 

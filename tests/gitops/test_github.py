@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from hubdeploy.comment import marker
 from hubdeploy.errors import GitHubError, UsageError
-from hubdeploy.github import GitHubClient
+from hubdeploy.gitops.comment import marker
+from hubdeploy.gitops.github import GitHubClient
 
 pytestmark = pytest.mark.unit
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hubdeploy import aws
+from hubdeploy.infra import aws
+from hubdeploy.infra.tfcli import run_terraform, terraform_env
 from hubdeploy.settings import Settings
-from hubdeploy.terraform import run_terraform, terraform_env
 
 pytestmark = pytest.mark.terraform
 

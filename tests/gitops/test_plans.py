@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from hubdeploy.comment import GITHUB_COMMENT_LIMIT, CommentInput, github_length, marker, recorded, render_comment
 from hubdeploy.errors import TerraformError
-from hubdeploy.planhash import compare, plan_hash
-from hubdeploy.plansummary import UNKNOWN, summarize
+from hubdeploy.gitops.comment import GITHUB_COMMENT_LIMIT, CommentInput, github_length, marker, recorded, render_comment
+from hubdeploy.gitops.planhash import compare, plan_hash
+from hubdeploy.gitops.plansummary import UNKNOWN, summarize
 
 from .realplans import REV_A, REV_B, SHA_A, SHA_B
 

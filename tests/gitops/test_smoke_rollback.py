@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from hubdeploy import aws, rollback
-from hubdeploy import smoke as smoke_module
 from hubdeploy.cli import main
 from hubdeploy.commands._outputs import read_outputs
+from hubdeploy.gitops import rollback
+from hubdeploy.gitops import smoke as smoke_module
+from hubdeploy.gitops.smoke import load_golden
+from hubdeploy.infra import aws
 from hubdeploy.settings import Settings
-from hubdeploy.smoke import load_golden
 
 from .fakeapi import CLIENT_ID, CLIENT_SECRET, FakeApi, FakeApiServer
 

@@ -1,12 +1,12 @@
-"""hubdeploy.aws: botocore failures become one-line AwsErrors naming the resource and the fix."""
+"""hubdeploy.infra.aws: botocore failures become one-line AwsErrors naming the resource and the fix."""
 
 from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from hubdeploy.aws import aws_errors, is_code, translate
 from hubdeploy.errors import AwsError
+from hubdeploy.infra.aws import aws_errors, is_code, translate
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from hubdeploy.cli import main
-from hubdeploy.naming import OWNER_TAG
+from hubdeploy.infra.naming import OWNER_TAG
 
 pytestmark = pytest.mark.unit
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import snapshot_tree
 
-from hubdeploy import archive
+from hubdeploy.artifacts import archive
+from hubdeploy.artifacts.manifest import MANIFEST_NAME, Manifest
+from hubdeploy.artifacts.standin import install_in_hf_cache
 from hubdeploy.cli import main
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, write_pin
-from hubdeploy.manifest import MANIFEST_NAME, Manifest
-from hubdeploy.standin import install_in_hf_cache
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 from conftest import ARTIFACT_BUCKET
 from pipeline_helpers import snapshot_tree
 
-from hubdeploy import pipeline, publish
+from hubdeploy.artifacts import build as artifact_build
+from hubdeploy.artifacts import publish
 from hubdeploy.cli import main
 from hubdeploy.envs import ARTIFACT_VARIABLES, DEFAULT_HUB_MODEL_ID, ModelPin, artifacts_path, write_pin
 from hubdeploy.errors import AwsError
@@ -68,7 +69,7 @@ class CountingS3:
 @pytest.fixture
 def built(repo: Path, pinned: str) -> Path:
     """dev built from its pin (offline cache) into .build/dev."""
-    pipeline.build(Settings.from_env(), env="dev")
+    artifact_build.build(Settings.from_env(), env="dev")
     return repo / ".build" / "dev"
 
 

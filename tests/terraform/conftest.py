@@ -1,6 +1,6 @@
 """Fixtures for Terraform against the emulator: a scratch checkout pinned to the tiny model, buckets
 from `hubdeploy bootstrap`, artifacts from `hubdeploy build` + `hubdeploy publish`, and env roots
-prepared by `hubdeploy.tfrun` (a work copy with the generated emulator override)."""
+prepared by `hubdeploy.infra.envroot` (a work copy with the generated emulator override)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from typing import Any
 import boto3
 import pytest
 
-from hubdeploy import tfrun
-from hubdeploy.bootstrap import bootstrap
+from hubdeploy.artifacts.build import build
+from hubdeploy.artifacts.publish import publish
+from hubdeploy.artifacts.standin import install_in_hf_cache
 from hubdeploy.checkout import copy_checkout
-from hubdeploy.emulator.process import Emulator
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, artifacts_path, write_pin
-from hubdeploy.pipeline import build
-from hubdeploy.publish import publish
+from hubdeploy.infra import envroot
+from hubdeploy.infra.bootstrap import bootstrap
+from hubdeploy.infra.emulator.process import Emulator
 from hubdeploy.settings import Settings
-from hubdeploy.standin import install_in_hf_cache
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -61,9 +61,9 @@ class Stack:
         publish(settings, env=env, artifacts_dir=out, bucket=self.artifact_bucket, commit="0" * 40)
         return json.loads(artifacts_path(self.repo, env).read_text())
 
-    def root(self, env: str) -> tfrun.EnvRoot:
+    def root(self, env: str) -> envroot.EnvRoot:
         """The env root as a work copy pointed at the emulator, re-synced from the scratch checkout."""
-        return tfrun.prepare(self.repo, env, endpoint_url=self.emulator.endpoint_url, workdir=self.work / "tf")
+        return envroot.prepare(self.repo, env, endpoint_url=self.emulator.endpoint_url, workdir=self.work / "tf")
 
 
 @pytest.fixture(scope="module")

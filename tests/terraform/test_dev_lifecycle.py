@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hubdeploy import tfrun
+from hubdeploy.infra import envroot
 
 pytestmark = pytest.mark.terraform
 
@@ -27,13 +27,13 @@ ENDPOINT = "module.endpoint.aws_sagemaker_endpoint.this"
 class Deployment:
     """What the tests learn along the way (module-scoped)."""
 
-    root: tfrun.EnvRoot
+    root: envroot.EnvRoot
     revision: str
     artifacts: dict[str, str]
     outputs: dict[str, Any]
     new_revision: str
     new_artifacts: dict[str, str]
-    update_plan: tfrun.Plan
+    update_plan: envroot.Plan
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +44,11 @@ def deployment(stack, tiny_model_dir: Path) -> Deployment:
     stack.pin(ENV, d.revision)
     d.artifacts = stack.publish(ENV)
     d.root = stack.root(ENV)
-    tfrun.init(d.root, state_bucket=stack.state_bucket, region="us-east-1")
-    plan = tfrun.plan(d.root)
+    envroot.init(d.root, state_bucket=stack.state_bucket, region="us-east-1")
+    plan = envroot.plan(d.root)
     assert plan.has_changes
-    tfrun.apply(d.root, plan.path)
-    d.outputs = tfrun.output_json(d.root)
+    envroot.apply(d.root, plan.path)
+    d.outputs = envroot.output_json(d.root)
     return d
 
 
@@ -178,8 +178,8 @@ def test_log_groups_have_retention(deployment: Deployment, stack):
 
 
 def test_replan_right_after_apply_is_a_no_op(deployment: Deployment):
-    plan = tfrun.plan(deployment.root)
-    changes = tfrun.resource_changes(tfrun.show_json(deployment.root, plan.path))
+    plan = envroot.plan(deployment.root)
+    changes = envroot.resource_changes(envroot.show_json(deployment.root, plan.path))
     assert not plan.has_changes, f"the emulated stack does not converge: {changes}"
 
 
@@ -192,10 +192,10 @@ def test_pin_change_plans_new_model_and_config_and_updates_the_endpoint_in_place
     deployment.new_artifacts = stack.publish(ENV)
     assert deployment.new_artifacts["model_data_url"] != deployment.artifacts["model_data_url"]
     root = stack.root(ENV)  # re-sync the work copy: new pin + artifacts files
-    plan = tfrun.plan(root)
-    doc = tfrun.show_json(root, plan.path)
+    plan = envroot.plan(root)
+    doc = envroot.show_json(root, plan.path)
     deployment.update_plan = plan
-    changes = tfrun.resource_changes(doc)
+    changes = envroot.resource_changes(doc)
     assert changes[MODEL] == ("create", "delete"), "new model first, old one deleted after"
     assert changes[CONFIG] == ("create", "delete"), "new configuration first, old one deleted after"
     assert changes[ENDPOINT] == ("update",), "the endpoint is updated in place, never replaced"
@@ -208,8 +208,8 @@ def test_pin_change_plans_new_model_and_config_and_updates_the_endpoint_in_place
 
 def test_apply_points_the_endpoint_at_the_new_config_and_deletes_the_old(deployment: Deployment, stack):
     root = stack.root(ENV)
-    tfrun.apply(root, deployment.update_plan.path)  # exactly the plan the previous test reviewed
-    outputs = tfrun.output_json(root)
+    envroot.apply(root, deployment.update_plan.path)  # exactly the plan the previous test reviewed
+    outputs = envroot.output_json(root)
     sm = stack.client("sagemaker")
     new_config = outputs["endpoint_config_name"]
     assert new_config != deployment.outputs["endpoint_config_name"]
@@ -224,9 +224,9 @@ def test_apply_points_the_endpoint_at_the_new_config_and_deletes_the_old(deploym
 
 def test_resizing_plans_a_new_config_and_an_in_place_update_keeping_the_model(deployment: Deployment, stack):
     root = stack.root(ENV)
-    plan = tfrun.plan(root, out=root.path / "resize.tfplan", variables={"serverless": None, "instance_count": 2})
-    doc = tfrun.show_json(root, plan.path)
-    changes = tfrun.resource_changes(doc)
+    plan = envroot.plan(root, out=root.path / "resize.tfplan", variables={"serverless": None, "instance_count": 2})
+    doc = envroot.show_json(root, plan.path)
+    changes = envroot.resource_changes(doc)
     assert changes == {CONFIG: ("create", "delete"), ENDPOINT: ("update",)}, changes
     config = next(c for c in doc["resource_changes"] if c["address"] == CONFIG)["change"]
     (variant,) = config["after"]["production_variants"]
@@ -236,8 +236,8 @@ def test_resizing_plans_a_new_config_and_an_in_place_update_keeping_the_model(de
 
 def test_destroy_leaves_nothing_behind(deployment: Deployment, stack):
     root = stack.root(ENV)
-    tfrun.destroy(root)
-    assert tfrun.state_resources(root) == []
+    envroot.destroy(root)
+    assert envroot.state_resources(root) == []
     sm = stack.client("sagemaker")
     assert sm.list_endpoints()["Endpoints"] == []
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []

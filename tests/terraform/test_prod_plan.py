@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hubdeploy import tfrun
 from hubdeploy.errors import TerraformError
+from hubdeploy.infra import envroot
 
 pytestmark = pytest.mark.terraform
 
@@ -17,21 +17,21 @@ ENV = "prod"
 
 
 @pytest.fixture(scope="module")
-def prod(stack, tiny_model_dir: Path) -> tfrun.EnvRoot:
+def prod(stack, tiny_model_dir: Path) -> envroot.EnvRoot:
     """prod pinned to a commit SHA with published artifacts, initialised against the emulator."""
     stack.pin(ENV, stack.cache_model(tiny_model_dir))
     stack.publish(ENV)
     root = stack.root(ENV)
-    tfrun.init(root, state_bucket=stack.state_bucket, region="us-east-1")
+    envroot.init(root, state_bucket=stack.state_bucket, region="us-east-1")
     return root
 
 
 @pytest.fixture(scope="module")
-def planned(prod: tfrun.EnvRoot) -> dict[str, Any]:
+def planned(prod: envroot.EnvRoot) -> dict[str, Any]:
     """`terraform show -json` of prod's first plan: {address: after-values}."""
-    plan = tfrun.plan(prod)
-    doc = tfrun.show_json(prod, plan.path)
-    changes = tfrun.resource_changes(doc)
+    plan = envroot.plan(prod)
+    doc = envroot.show_json(prod, plan.path)
+    changes = envroot.resource_changes(doc)
     assert set(changes.values()) == {("create",)}, "a first plan only creates"
     return {c["address"]: c["change"] for c in doc["resource_changes"]}
 
@@ -106,12 +106,12 @@ BAD_INPUT = {
 
 
 @pytest.fixture(scope="module")
-def bad_plan_errors(prod: tfrun.EnvRoot) -> dict[str, str]:
+def bad_plan_errors(prod: envroot.EnvRoot) -> dict[str, str]:
     """The one-line TerraformError message of a plan with each group of bad values."""
     errors = {}
     for group, variables in BAD_INPUT.items():
         with pytest.raises(TerraformError) as failure:
-            tfrun.plan(prod, out=prod.path / "bad.tfplan", variables=variables)
+            envroot.plan(prod, out=prod.path / "bad.tfplan", variables=variables)
         assert not (prod.path / "bad.tfplan").exists(), "a failed plan leaves no plan file behind"
         errors[group] = str(failure.value)
     return errors
@@ -137,14 +137,14 @@ def test_bad_input_fails_at_plan_with_a_message_naming_it(bad_plan_errors: dict[
     assert "\n" not in error, "one line"
 
 
-def created(prod: tfrun.EnvRoot, variables: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def created(prod: envroot.EnvRoot, variables: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """{address: after-values} of a first plan with `variables`."""
-    plan = tfrun.plan(prod, out=prod.path / "variant.tfplan", variables=variables)
-    doc = tfrun.show_json(prod, plan.path)
+    plan = envroot.plan(prod, out=prod.path / "variant.tfplan", variables=variables)
+    doc = envroot.show_json(prod, plan.path)
     return {c["address"]: c["change"]["after"] for c in doc["resource_changes"]}
 
 
-def test_api_key_mode_requires_a_key_and_a_usage_plan_instead_of_cognito(prod: tfrun.EnvRoot):
+def test_api_key_mode_requires_a_key_and_a_usage_plan_instead_of_cognito(prod: envroot.EnvRoot):
     resources = created(prod, {"auth_mode": "api_key"})
     method = resources["module.api.aws_api_gateway_method.post"]
     assert method["authorization"] == "NONE" and method["api_key_required"] is True
@@ -155,7 +155,7 @@ def test_api_key_mode_requires_a_key_and_a_usage_plan_instead_of_cognito(prod: t
     assert not [a for a in resources if "cognito" in a]
 
 
-def test_iam_mode_requires_sigv4_and_creates_no_user_pool(prod: tfrun.EnvRoot):
+def test_iam_mode_requires_sigv4_and_creates_no_user_pool(prod: envroot.EnvRoot):
     resources = created(prod, {"auth_mode": "iam"})
     method = resources["module.api.aws_api_gateway_method.post"]
     assert method["authorization"] == "AWS_IAM" and method["api_key_required"] is False

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from hubdeploy.dev import tfdocs
-from hubdeploy.emulator.override import OVERRIDE_FILE, SERVICES, render_override, write_override
 from hubdeploy.errors import UsageError
-from hubdeploy.terraform import run_terraform, terraform_env
+from hubdeploy.infra.emulator.override import OVERRIDE_FILE, SERVICES, render_override, write_override
+from hubdeploy.infra.tfcli import run_terraform, terraform_env
 
 pytestmark = pytest.mark.terraform
 
@@ -153,10 +153,10 @@ def test_override_refuses_to_write_outside_a_work_copy(tmp_path: Path):
 
 
 def test_prepare_for_the_emulator_leaves_the_checkout_untouched(tmp_path: Path):
-    from hubdeploy import tfrun
+    from hubdeploy.infra import envroot
 
     before = {p: p.read_bytes() for p in (TERRAFORM / "envs" / "dev").iterdir() if p.is_file()}
-    root = tfrun.prepare(REPO, "dev", endpoint_url="http://127.0.0.1:5000", workdir=tmp_path)
+    root = envroot.prepare(REPO, "dev", endpoint_url="http://127.0.0.1:5000", workdir=tmp_path)
     assert root.path == tmp_path / "terraform" / "envs" / "dev"
     assert (root.path / OVERRIDE_FILE).exists() and root.emulated
     after = {p: p.read_bytes() for p in (TERRAFORM / "envs" / "dev").iterdir() if p.is_file()}

@@ -13,9 +13,10 @@ from hubdeploy.settings import Settings
 def read_outputs(settings: Settings, env: str, outputs_json: Path | None) -> dict[str, Any]:
     """`terraform output -json` values of `env` (unwrapped), or those saved in `outputs_json`."""
     if outputs_json is None:
-        from hubdeploy import planrun, tfrun
+        from hubdeploy.gitops import planfolder
+        from hubdeploy.infra import envroot
 
-        return tfrun.output_json(planrun.open_root(settings, env))
+        return envroot.output_json(planfolder.open_root(settings, env))
     try:
         raw = json.loads(outputs_json.read_text())
     except (OSError, json.JSONDecodeError) as exc:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import planrun, tfrun
 from hubdeploy.envs import ENVIRONMENTS
-from hubdeploy.planhash import compare, plan_hash
+from hubdeploy.gitops import planfolder
+from hubdeploy.gitops.planhash import compare, plan_hash
+from hubdeploy.infra import envroot
 from hubdeploy.settings import Settings
 
 
@@ -24,10 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    folder = planrun.read_plan_folder(args.plan_dir, env=args.env)
-    planfile = planrun.check_planfile(folder)
-    root = planrun.open_root(settings, args.env, init=False)
-    compare(env=args.env, reviewed=folder.plan_hash, current=plan_hash(tfrun.show_json(root, planfile.resolve())))
-    tfrun.apply(root, planfile.resolve())
+    folder = planfolder.read_plan_folder(args.plan_dir, env=args.env)
+    planfile = planfolder.check_planfile(folder)
+    root = planfolder.open_root(settings, args.env, init=False)
+    compare(env=args.env, reviewed=folder.plan_hash, current=plan_hash(envroot.show_json(root, planfile.resolve())))
+    envroot.apply(root, planfile.resolve())
     print(f"{args.env}: applied ({folder.summary.line()})")
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from hubdeploy import bootstrap as bootstrapping
 from hubdeploy.envs import ENVIRONMENTS, check_env
-from hubdeploy.naming import state_key
+from hubdeploy.infra import bootstrap as bootstrapping
+from hubdeploy.infra.naming import state_key
 from hubdeploy.settings import Settings
 
 

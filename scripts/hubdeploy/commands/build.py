@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from hubdeploy import pipeline
+from hubdeploy.artifacts import build as artifact_build
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.log import human_bytes
 from hubdeploy.settings import Settings
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
-    result = pipeline.build(settings, env=args.env, out_dir=args.out, model_dir=args.model_dir)
+    result = artifact_build.build(settings, env=args.env, out_dir=args.out, model_dir=args.model_dir)
     origin = result.manifest.hub_revision or f"local folder {args.model_dir}"
     print(f"built {result.manifest.hub_model_id} ({origin}) in {time.monotonic() - started:.1f}s")
     for artifact in (result.model, result.lambda_zip):

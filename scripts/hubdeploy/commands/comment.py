@@ -13,11 +13,11 @@ import json
 import os
 from pathlib import Path
 
-from hubdeploy import planrun
-from hubdeploy.comment import STATUSES, marker, render_comment, set_status
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.errors import UsageError
-from hubdeploy.github import GitHubClient
+from hubdeploy.gitops import planfolder
+from hubdeploy.gitops.comment import STATUSES, marker, render_comment, set_status
+from hubdeploy.gitops.github import GitHubClient
 from hubdeploy.log import warn
 from hubdeploy.settings import Settings
 
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--detail", default=None, help="short text after the status, e.g. why it failed")
     parser.add_argument("--pr", type=int, default=None, metavar="N", help="PR number (default: from the event)")
     parser.add_argument("--commit", default=None, help="find the PR of this commit (default: GITHUB_SHA)")
-    parser.add_argument("--workflow", default=planrun.DEFAULT_WORKFLOW, help="marker's workflow name")
+    parser.add_argument("--workflow", default=planfolder.DEFAULT_WORKFLOW, help="marker's workflow name")
     parser.add_argument("--dry-run", action="store_true", help="print the comment instead of posting it")
     parser.set_defaults(handler=run)
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("nothing to do", hint="pass --plan-dir DIR (post the plan) or --status STATUS (update it)")
     mark = marker(args.env, args.workflow)
     if args.plan_dir is not None:
-        folder = planrun.read_plan_folder(args.plan_dir, env=args.env)
+        folder = planfolder.read_plan_folder(args.plan_dir, env=args.env)
         body = render_comment(
             folder.comment_input(
                 workflow=args.workflow, status=args.status or "planned", run_url=settings.github_run_url

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import planrun
-from hubdeploy.comment import marker, recorded
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.errors import TerraformError
-from hubdeploy.github import GitHubClient
-from hubdeploy.planhash import check_hash, compare
+from hubdeploy.gitops import planfolder
+from hubdeploy.gitops.comment import marker, recorded
+from hubdeploy.gitops.github import GitHubClient
+from hubdeploy.gitops.planhash import check_hash, compare
 from hubdeploy.settings import Settings
 
 
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reviewed-hash", default=None, metavar="HASH", help="the reviewed hash (default: from the PR)"
     )
     parser.add_argument("--commit", default=None, help="commit whose PR to look up (default: GITHUB_SHA)")
-    parser.add_argument("--workflow", default=planrun.DEFAULT_WORKFLOW, help="workflow that posted the PR comment")
+    parser.add_argument("--workflow", default=planfolder.DEFAULT_WORKFLOW, help="workflow that posted the PR comment")
     parser.set_defaults(handler=run)
 
 
@@ -55,7 +55,7 @@ def reviewed_hash_from_pr(settings: Settings, *, env: str, commit: str, workflow
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    folder = planrun.read_plan_folder(args.plan_dir, env=args.env)
+    folder = planfolder.read_plan_folder(args.plan_dir, env=args.env)
     if args.reviewed_hash:
         reviewed, source = check_hash(args.reviewed_hash), "--reviewed-hash"
     else:

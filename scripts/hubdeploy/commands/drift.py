@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import planrun
-from hubdeploy.comment import marker, render_comment
 from hubdeploy.envs import ENVIRONMENTS
-from hubdeploy.github import GitHubClient
+from hubdeploy.gitops import planfolder
+from hubdeploy.gitops.comment import marker, render_comment
+from hubdeploy.gitops.github import GitHubClient
 from hubdeploy.settings import Settings
 
 WORKFLOW = "drift"
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def sync_issue(client: GitHubClient, folder: planrun.PlanFolder, *, label: str, run_url: str | None) -> str:
+def sync_issue(client: GitHubClient, folder: planfolder.PlanFolder, *, label: str, run_url: str | None) -> str:
     """Open/update the env's drift issue when the plan has changes, close it when not. Returns what happened."""
     mark = marker(folder.env, WORKFLOW)
     if folder.summary.has_changes:
@@ -47,9 +47,9 @@ def sync_issue(client: GitHubClient, folder: planrun.PlanFolder, *, label: str, 
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    root = planrun.open_root(settings, args.env)
-    folder, _doc = planrun.write_plan_folder(root, args.out, commit=planrun.current_commit(settings))
-    planrun.publish_to_actions(folder, workflow=WORKFLOW, run_url=settings.github_run_url)
+    root = planfolder.open_root(settings, args.env)
+    folder, _doc = planfolder.write_plan_folder(root, args.out, commit=planfolder.current_commit(settings))
+    planfolder.publish_to_actions(folder, workflow=WORKFLOW, run_url=settings.github_run_url)
     state = "DRIFT: " + folder.summary.line() if folder.summary.has_changes else "no drift"
     print(f"{args.env}: {state}")
     if not args.no_issue:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import pipeline
+from hubdeploy.artifacts import build as artifact_build
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.log import human_bytes
 from hubdeploy.settings import Settings
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    fetched, manifest_path = pipeline.fetch(settings, env=args.env, manifest_path=args.manifest)
+    fetched, manifest_path = artifact_build.fetch(settings, env=args.env, manifest_path=args.manifest)
     total = sum(f.size for f in fetched.manifest.files)
     print(
         f"{fetched.manifest.hub_model_id}@{fetched.manifest.hub_revision}: {len(fetched.manifest.files)} files, "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from hubdeploy import pipeline
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.gitops import promotion
 from hubdeploy.settings import Settings
 
 
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    change = pipeline.pin(
+    change = promotion.pin(
         settings, env=args.env, revision=args.revision, model_id=args.model_id, resolve=not args.no_resolve
     )
     rel = change.path.relative_to(settings.repo_root) if change.path.is_relative_to(settings.repo_root) else change.path

@@ -8,11 +8,10 @@ present but invalid (malformed id, moving ref outside dev) is an error, not "unp
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
-from hubdeploy.envs import ENVIRONMENTS, pin_path, read_pin
-from hubdeploy.errors import PinError
+from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.gitops.promotion import is_pinned
 from hubdeploy.settings import Settings
 
 
@@ -24,21 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment")
     parser.set_defaults(handler=run)
-
-
-def is_pinned(settings: Settings, env: str) -> bool:
-    """False when the pin file is missing or its hub_revision is null; raises on an invalid pin."""
-    path = pin_path(settings.repo_root, env)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return False
-    except json.JSONDecodeError as exc:
-        raise PinError(f"{env}: {path} is not valid JSON ({exc})", hint="fix the file or restore it with git") from None
-    if not isinstance(data, dict) or data.get("hub_revision") in (None, ""):
-        return False
-    read_pin(settings.repo_root, env)  # validates: a bad pin must fail loudly, never be skipped
-    return True
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import planrun
-from hubdeploy.comment import model_table_md
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.gitops import planfolder
+from hubdeploy.gitops.comment import model_table_md
 from hubdeploy.settings import Settings
 
 
@@ -25,16 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="plan folder to write")
     parser.add_argument("--destroy", action="store_true", help="plan a destroy of the whole env")
-    parser.add_argument("--workflow", default=planrun.DEFAULT_WORKFLOW, help="workflow name shown in summaries")
+    parser.add_argument("--workflow", default=planfolder.DEFAULT_WORKFLOW, help="workflow name shown in summaries")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    root = planrun.open_root(settings, args.env)
-    folder, _doc = planrun.write_plan_folder(
-        root, args.out, commit=planrun.current_commit(settings), destroy=args.destroy
+    root = planfolder.open_root(settings, args.env)
+    folder, _doc = planfolder.write_plan_folder(
+        root, args.out, commit=planfolder.current_commit(settings), destroy=args.destroy
     )
-    planrun.publish_to_actions(folder, workflow=args.workflow, run_url=settings.github_run_url)
+    planfolder.publish_to_actions(folder, workflow=args.workflow, run_url=settings.github_run_url)
     print(f"{args.env}: {folder.summary.line()}")
     for warning in folder.summary.warnings:
         print(f"WARNING: {warning.text()}")

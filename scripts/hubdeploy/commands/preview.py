@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hubdeploy import planrun
 from hubdeploy.checkout import copy_checkout
-from hubdeploy.comment import render_comment, render_job_summary
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ENVIRONMENTS, ModelPin, read_pin, write_pin
 from hubdeploy.errors import LocalStackError, PinError
+from hubdeploy.gitops import planfolder
+from hubdeploy.gitops.comment import render_comment, render_job_summary
 from hubdeploy.log import warn
 from hubdeploy.settings import Settings
 
@@ -65,7 +65,7 @@ def _emulator(endpoint_url: str | None, workdir: Path) -> Iterator[str]:
     if endpoint_url:
         yield endpoint_url
         return
-    from hubdeploy.emulator.process import Emulator
+    from hubdeploy.infra.emulator.process import Emulator
 
     with Emulator(log_path=workdir / "emulator.log") as emu:
         yield emu.endpoint_url
@@ -73,7 +73,7 @@ def _emulator(endpoint_url: str | None, workdir: Path) -> Iterator[str]:
 
 def install_standin(repo: Path, env: str, cache: Path) -> None:
     """Put an untrained stand-in in a private HF cache as the env's pinned model, and pin the scratch copy to it."""
-    from hubdeploy.standin import UNTRAINED_WARNING, build_standin_model, install_in_hf_cache
+    from hubdeploy.artifacts.standin import UNTRAINED_WARNING, build_standin_model, install_in_hf_cache
 
     try:
         model_id = read_pin(repo, env, validate=False).hub_model_id
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         install_standin(repo, args.env, cache)
         env_vars.update({"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"})
     with _emulator(args.endpoint_url, workdir) as url:
-        from hubdeploy.emulator.process import FAKE_CREDENTIALS
+        from hubdeploy.infra.emulator.process import FAKE_CREDENTIALS
 
         env_vars.update({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": url, "AWS_REGION": settings.aws_region})
         with _environ(env_vars):
@@ -116,11 +116,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             ):
                 _step(argv)
             local = dataclasses.replace(Settings.from_env(), repo_root=repo)
-            root = planrun.open_root(local, args.env, workdir=workdir / "tf")
-            folder, _doc = planrun.write_plan_folder(
-                root, workdir / "plan" / args.env, commit=planrun.current_commit(settings)
+            root = planfolder.open_root(local, args.env, workdir=workdir / "tf")
+            folder, _doc = planfolder.write_plan_folder(
+                root, workdir / "plan" / args.env, commit=planfolder.current_commit(settings)
             )
-    data = folder.comment_input(workflow=planrun.DEFAULT_WORKFLOW, run_url=None)
+    data = folder.comment_input(workflow=planfolder.DEFAULT_WORKFLOW, run_url=None)
     print(render_comment(data))
     if args.full:
         print("\n---- job summary ----\n")

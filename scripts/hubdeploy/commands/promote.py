@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from hubdeploy import pipeline
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.gitops import promotion
 from hubdeploy.settings import Settings
 
 
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    change = pipeline.promote(settings, source=args.source, target=args.target)
+    change = promotion.promote(settings, source=args.source, target=args.target)
     state = "promoted" if change.changed else "already at"
     print(
         f"{change.env}: {state} {change.pin.hub_model_id}@{change.pin.hub_revision} "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import pipeline
-from hubdeploy import publish as publishing
+from hubdeploy.artifacts import build as artifact_build
+from hubdeploy.artifacts import publish as publishing
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.log import human_bytes
 from hubdeploy.settings import Settings
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     result = publishing.publish(
         settings,
         env=args.env,
-        artifacts_dir=args.artifacts_dir or pipeline.default_out_dir(settings.repo_root, args.env),
+        artifacts_dir=args.artifacts_dir or artifact_build.default_out_dir(settings.repo_root, args.env),
         bucket=args.bucket,
         commit=args.git_commit,
     )

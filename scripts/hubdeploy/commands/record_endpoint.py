@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import aws, rollback
 from hubdeploy.commands._outputs import read_outputs
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.gitops import rollback
+from hubdeploy.infra import aws
 from hubdeploy.settings import Settings
 
 

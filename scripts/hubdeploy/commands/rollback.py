@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import aws, rollback
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.errors import UsageError
+from hubdeploy.gitops import rollback
+from hubdeploy.infra import aws
 from hubdeploy.settings import Settings
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy import smoke
 from hubdeploy.commands._outputs import read_outputs
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.gitops import smoke
 from hubdeploy.settings import Settings
 
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     golden, labels = smoke.load_golden(args.golden)
     sagemaker = None
     if not args.skip_endpoint_check:
-        from hubdeploy import aws
+        from hubdeploy.infra import aws
 
         sagemaker = aws.client("sagemaker", settings)
     report = smoke.run_smoke(

@@ -7,7 +7,7 @@ written to: the pipeline runs on a mirror of terraform/, model/ and lambda/ in `
 generated artifacts tfvars of a real publish are left alone.
 
 Processes (both in their own session, so `up` can return and `down` works from any shell):
-- the emulator (`python -m hubdeploy.emulator.server`), pid in `.local/emulator.json`;
+- the emulator (`python -m hubdeploy.infra.emulator.server`), pid in `.local/emulator.json`;
 - the daemon with the runtime and API servers (`python -m hubdeploy.local.daemon`), pid in `.local/daemon.json`.
 """
 
@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from hubdeploy.checkout import copy_checkout
-from hubdeploy.emulator.process import FAKE_CREDENTIALS, Emulator
 from hubdeploy.envs import ModelPin, check_env, is_commit_sha, read_pin
 from hubdeploy.errors import HubdeployError, LocalStackError
 from hubdeploy.fsutil import atomic_write_json
+from hubdeploy.infra.emulator.process import FAKE_CREDENTIALS, Emulator
 from hubdeploy.local.daemon import DaemonConfig
 from hubdeploy.settings import Settings
 
@@ -215,12 +215,12 @@ def ensure_emulator(paths: Paths, *, port: int, out: Callable[[str], None]) -> t
     """Reuse a healthy emulator of an earlier `up`, else start one. Returns (url, started_now)."""
     state = _read_json(paths.emulator) or {}
     pid, url = state.get("pid"), state.get("url")
-    if pid and process_alive(pid, "hubdeploy.emulator.server"):
+    if pid and process_alive(pid, "hubdeploy.infra.emulator.server"):
         if url and _emulator_answers(url):
             out(f"      reusing the emulator at {url} (pid {pid})")
             return url, False
         out(f"      the emulator (pid {pid}) does not answer: restarting it")
-        stop_process(pid, marker="hubdeploy.emulator.server")
+        stop_process(pid, marker="hubdeploy.infra.emulator.server")
     elif pid:
         out(
             f"      the emulator of the last `up` (pid {pid}) is gone (crashed or killed): its buckets, Terraform "
@@ -267,7 +267,7 @@ def _hub_reachable(endpoint: str) -> bool:
 
 def _cached_in_user_cache(pin: ModelPin, settings: Settings) -> bool:
     """True when the user's HF cache holds every serving file of the pinned revision (checked offline)."""
-    from hubdeploy import hub
+    from hubdeploy.artifacts import hub
 
     try:
         hub.fetch(pin, settings=dataclasses.replace(settings, hf_offline=True))
@@ -285,7 +285,7 @@ class ModelSource:
 
 def choose_model_source(pin: ModelPin, settings: Settings) -> ModelSource:
     """The real pinned model when the Hub answers or the user's HF cache has it, else a stand-in."""
-    from hubdeploy import hub
+    from hubdeploy.artifacts import hub
 
     forced_size = os.environ.get(STANDIN_SIZE_VAR, "").strip().lower()
     choice = os.environ.get(MODEL_SOURCE_VAR, "auto").strip().lower()
@@ -319,7 +319,7 @@ def standin_seed(pin: ModelPin) -> int:
 def install_standin(pin: ModelPin, paths: Paths, *, size: str) -> str:
     """Build the stand-in for `pin` and lay it out in the PRIVATE cache `.local/hf-cache` as the pinned
     revision; return the revision. The user's own HF cache is never touched."""
-    from hubdeploy.standin import build_standin_model, folder_revision, install_in_hf_cache
+    from hubdeploy.artifacts.standin import build_standin_model, folder_revision, install_in_hf_cache
 
     seed = standin_seed(pin)
     folder = paths.standin / f"{size}-{seed:08x}"
@@ -335,7 +335,7 @@ def install_standin(pin: ModelPin, paths: Paths, *, size: str) -> str:
 
 
 def print_untrained_warning(out: Callable[[str], None], size: str) -> None:
-    from hubdeploy.standin import UNTRAINED_WARNING
+    from hubdeploy.artifacts.standin import UNTRAINED_WARNING
 
     out(BANNER)
     out(f"!!  {UNTRAINED_WARNING}")
@@ -463,8 +463,8 @@ def _read_outputs(outputs: dict[str, Any]) -> tuple[str, str, dict[str, Any], st
 
 def plan_summary_text(plan_doc: dict[str, Any]) -> str:
     """What the PR comment shows for this plan: the summary line, the model table, the warnings."""
-    from hubdeploy.comment import model_table_md, warnings_md
-    from hubdeploy.plansummary import summarize
+    from hubdeploy.gitops.comment import model_table_md, warnings_md
+    from hubdeploy.gitops.plansummary import summarize
 
     summary = summarize(plan_doc)
     parts = [f"Plan: {summary.line()}", model_table_md(summary)]
@@ -521,7 +521,9 @@ def _up(
     samples: bool,
     out: Callable[[str], None],
 ) -> dict[str, Any]:
-    from hubdeploy import bootstrap, pipeline, publish, tfrun
+    from hubdeploy.artifacts import build as artifact_build
+    from hubdeploy.artifacts import publish
+    from hubdeploy.infra import bootstrap, envroot
 
     progress = Progress(9 if samples else 8, out=out)
     region = settings.aws_region
@@ -554,10 +556,10 @@ def _up(
             out(f"      installed in the private cache {paths.hf_cache} as {pin.hub_model_id}@{revision[:12]}")
         else:
             out(f"      real model: {source.detail}")
-        fetched, _ = pipeline.fetch(local, env=env)
+        fetched, _ = artifact_build.fetch(local, env=env)
         out(f"      {len(fetched.manifest.files)} files at revision {fetched.manifest.hub_revision}")
     with progress.step("build: model.tar.gz + lambda.zip (byte-reproducible)"):
-        built = pipeline.build(local, env=env, out_dir=paths.build / env)
+        built = artifact_build.build(local, env=env, out_dir=paths.build / env)
         for artifact in (built.model, built.lambda_zip):
             out(f"      {artifact.path.name}: sha256 {artifact.sha256[:16]}...")
     with progress.step("publish: upload to the artifact bucket (idempotent)"):
@@ -569,18 +571,18 @@ def _up(
             what = "uploaded" if item.bytes_uploaded else "already published, nothing uploaded"
             out(f"      {item.url} ({what})")
     with progress.step(f"terraform plan: terraform/envs/{env} against the emulator"):
-        root = tfrun.prepare(mirror, env, endpoint_url=endpoint_url, workdir=paths.tf_work / env)
-        tfrun.init(root, state_bucket=boot.state.name, region=region)
-        plan = tfrun.plan(root)
+        root = envroot.prepare(mirror, env, endpoint_url=endpoint_url, workdir=paths.tf_work / env)
+        envroot.init(root, state_bucket=boot.state.name, region=region)
+        plan = envroot.plan(root)
         out("      --- the plan summary the PR comment would show ---")
-        for line in plan_summary_text(tfrun.show_json(root, plan.path)).splitlines():
+        for line in plan_summary_text(envroot.show_json(root, plan.path)).splitlines():
             out(f"      {line}")
     with progress.step("terraform apply"):
         if plan.has_changes:
-            tfrun.apply(root, plan.path)
+            envroot.apply(root, plan.path)
         else:
             out("      nothing to apply")
-        outputs = tfrun.output_json(root)
+        outputs = envroot.output_json(root)
         deployed_api_url, endpoint_name, auth, client_secret = _read_outputs(outputs)
         out(f"      endpoint {endpoint_name}, API {deployed_api_url} (auth: {auth.get('mode', 'none')})")
     with progress.step("serve: local SageMaker runtime + API Gateway (background daemon)"):
@@ -696,7 +698,7 @@ def smoke_local(
     API: the same token flow (against the local token endpoint), golden sentences, endpoint checks."""
     import boto3
 
-    from hubdeploy import smoke
+    from hubdeploy.gitops import smoke
 
     auth = dict(state["auth"])
     if state.get("token_url"):
@@ -738,7 +740,7 @@ def status_of(paths: Paths, *, quiet: bool = False, with_token: bool = True) -> 
     state = _read_json(paths.stack) or {}
     emulator = _read_json(paths.emulator) or {}
     daemon = _read_json(paths.daemon) or {}
-    emulator_up = bool(emulator.get("pid")) and process_alive(emulator["pid"], "hubdeploy.emulator.server")
+    emulator_up = bool(emulator.get("pid")) and process_alive(emulator["pid"], "hubdeploy.infra.emulator.server")
     emulator_up = emulator_up and _emulator_answers(emulator.get("url", ""))
     daemon_up = bool(daemon.get("pid")) and process_alive(daemon["pid"], "hubdeploy.local.daemon")
     served: dict[str, Any] = {}
@@ -795,7 +797,9 @@ def down(settings: Settings, *, purge: bool = False, out: Callable[[str], None] 
         stopped = []
         if daemon_state.get("pid") and stop_process(int(daemon_state["pid"]), marker="hubdeploy.local.daemon"):
             stopped.append(f"local servers (pid {daemon_state['pid']})")
-        if emulator_state.get("pid") and stop_process(int(emulator_state["pid"]), marker="hubdeploy.emulator.server"):
+        if emulator_state.get("pid") and stop_process(
+            int(emulator_state["pid"]), marker="hubdeploy.infra.emulator.server"
+        ):
             stopped.append(f"emulator (pid {emulator_state['pid']})")
         urls = [u for u in (state.get("api_url"), state.get("runtime_url"), emulator_state.get("url")) if u]
         deadline = time.monotonic() + 10

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubdeploy.errors import TerraformError, UsageError
-from hubdeploy.plansummary import UNKNOWN, classify, managed_changes, mark_unknown
+from hubdeploy.gitops.plansummary import UNKNOWN, classify, managed_changes, mark_unknown
 
 HASH_VERSION = "v1"
 # Attributes that change on every plan or apply without anyone changing the inputs.

@@ -12,7 +12,7 @@ Typical use (CI, the local stack, tests)::
     outputs = tfrun.output_json(root)         # {"api_url": ..., "endpoint_name": ..., ...}
     tfrun.destroy(root)
 
-Every call goes through `hubdeploy.terraform.run_terraform` with the generated CLI config (offline
+Every call goes through `hubdeploy.infra.tfcli.run_terraform` with the generated CLI config (offline
 provider mirror when the machine has one).
 """
 
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubdeploy.emulator.override import WORKDIR_MARKER, write_override
 from hubdeploy.envs import check_env
 from hubdeploy.errors import TerraformError, UsageError
-from hubdeploy.terraform import run_terraform, terraform_env
+from hubdeploy.infra.emulator.override import WORKDIR_MARKER, write_override
+from hubdeploy.infra.tfcli import run_terraform, terraform_env
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from hubdeploy.artifacts.manifest import MANIFEST_NAME, FileEntry, Manifest
+from hubdeploy.artifacts.modelfiles import ServingFiles, check_readable
 from hubdeploy.errors import ArtifactError
 from hubdeploy.fsutil import CHUNK
-from hubdeploy.manifest import MANIFEST_NAME, FileEntry, Manifest
-from hubdeploy.modelfiles import ServingFiles, check_readable
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from hubdeploy.errors import UsageError
-from hubdeploy.plansummary import MODEL_FIELDS, PlanSummary
+from hubdeploy.gitops.plansummary import MODEL_FIELDS, PlanSummary
 
 GITHUB_COMMENT_LIMIT = 65_536
 # Step summaries are capped at 1 MiB per step by GitHub; stay clearly below.

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from hubdeploy import aws, naming
-from hubdeploy.archive import LAMBDA_ARCHIVE, MODEL_ARCHIVE
+from hubdeploy.artifacts.archive import LAMBDA_ARCHIVE, MODEL_ARCHIVE
+from hubdeploy.artifacts.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
 from hubdeploy.envs import ModelPin, PublishedArtifacts, is_commit_sha, read_pin, write_artifacts
 from hubdeploy.errors import ArtifactError, AwsError
 from hubdeploy.fsutil import sha256_file
+from hubdeploy.infra import aws, naming
 from hubdeploy.log import ByteProgress
-from hubdeploy.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hubdeploy.artifacts.manifest import SOURCE_HUB, FileEntry, Manifest, hash_file
+from hubdeploy.artifacts.modelfiles import ServingFiles, check_config, check_index, select_serving_files
 from hubdeploy.envs import ModelPin, is_commit_sha
 from hubdeploy.errors import ArtifactError, HubError
-from hubdeploy.manifest import SOURCE_HUB, FileEntry, Manifest, hash_file
-from hubdeploy.modelfiles import ServingFiles, check_config, check_index, select_serving_files
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hubdeploy import aws, naming
 from hubdeploy.errors import AwsError
+from hubdeploy.infra import aws, naming
 
 if TYPE_CHECKING:
     from hubdeploy.settings import Settings

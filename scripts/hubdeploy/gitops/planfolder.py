@@ -17,15 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hubdeploy import naming, tfrun
-from hubdeploy.comment import CommentInput, render_job_summary
 from hubdeploy.envs import check_env
 from hubdeploy.errors import TerraformError, UsageError
 from hubdeploy.fsutil import atomic_write_bytes, atomic_write_json
-from hubdeploy.planhash import plan_hash
-from hubdeploy.plansummary import PlanSummary, summarize
+from hubdeploy.gitops.comment import CommentInput, render_job_summary
+from hubdeploy.gitops.planhash import plan_hash
+from hubdeploy.gitops.plansummary import PlanSummary, summarize
+from hubdeploy.infra import envroot, naming
+from hubdeploy.infra.tfcli import run_terraform
 from hubdeploy.settings import Settings
-from hubdeploy.terraform import run_terraform
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +66,23 @@ class PlanFolder:
         )
 
 
-def open_root(settings: Settings, env: str, *, workdir: Path | None = None, init: bool = True) -> tfrun.EnvRoot:
+def open_root(settings: Settings, env: str, *, workdir: Path | None = None, init: bool = True) -> envroot.EnvRoot:
     """The env root, initialised against the state bucket (the emulator's when AWS_ENDPOINT_URL is set)."""
     check_env(env)
     emulated = settings.aws_endpoint_url
     if emulated and workdir is None:
         workdir = settings.repo_root / EMULATED_WORKDIR
-    root = tfrun.prepare(settings.repo_root, env, endpoint_url=emulated, workdir=workdir if emulated else None)
+    root = envroot.prepare(settings.repo_root, env, endpoint_url=emulated, workdir=workdir if emulated else None)
     if init:
-        from hubdeploy import aws
+        from hubdeploy.infra import aws
 
         bucket = naming.state_bucket_name(aws.account_id(settings), settings.aws_region)
-        tfrun.init(root, state_bucket=bucket, region=settings.aws_region)
+        envroot.init(root, state_bucket=bucket, region=settings.aws_region)
     return root
 
 
 def write_plan_folder(
-    root: tfrun.EnvRoot, out: Path, *, commit: str, destroy: bool = False
+    root: envroot.EnvRoot, out: Path, *, commit: str, destroy: bool = False
 ) -> tuple[PlanFolder, dict[str, Any]]:
     """Plan `root` into `out` (tfplan, plan.txt, summary.json). Returns the folder and the raw plan JSON.
 
@@ -91,8 +91,8 @@ def write_plan_folder(
     out.mkdir(parents=True, exist_ok=True)
     for name in (PLAN_FILE, TEXT_FILE, SUMMARY_FILE):  # a failed plan must not leave an old one behind
         (out / name).unlink(missing_ok=True)
-    planned = tfrun.plan(root, out=(out / PLAN_FILE).resolve(), destroy=destroy)
-    doc = tfrun.show_json(root, planned.path)
+    planned = envroot.plan(root, out=(out / PLAN_FILE).resolve(), destroy=destroy)
+    doc = envroot.show_json(root, planned.path)
     text = run_terraform(["show", "-no-color", str(planned.path)], cwd=root.path, env=root.tf_env).stdout
     summary = summarize(doc)
     digest = plan_hash(doc)

@@ -213,7 +213,7 @@ def _api_key(target: SmokeTarget, settings: Settings) -> Authorizer:
         key_id = target.auth.get("api_key_id")
         if not key_id:
             raise SmokeError(f"{target.env}: auth mode api_key but no api_key_id output", hint=f"set {API_KEY_ENV}")
-        from hubdeploy import aws
+        from hubdeploy.infra import aws
 
         with aws.aws_errors("read the API key (apigateway get-api-key)"):
             value = aws.client("apigateway", settings).get_api_key(apiKey=key_id, includeValue=True)["value"]
@@ -305,7 +305,7 @@ def _results(data: Any) -> list[Any] | None:
 
 def check_endpoint(report: SmokeReport, target: SmokeTarget, sagemaker: Any) -> None:
     """The endpoint is InService and serves the endpoint config Terraform applied."""
-    from hubdeploy import aws
+    from hubdeploy.infra import aws
 
     with aws.aws_errors(f"describe endpoint {target.endpoint_name}"):
         described = sagemaker.describe_endpoint(EndpointName=target.endpoint_name)

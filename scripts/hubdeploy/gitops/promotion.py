@@ -1,13 +1,16 @@
-"""The steps behind `pin`, `promote`, `fetch` and `build`, as plain functions the commands call."""
+"""Pins and promotion: `hubdeploy pin` resolves a Hub ref to a commit and writes it as an env's pin;
+`hubdeploy promote` copies a pin forward (dev -> staging -> prod); `hubdeploy pinned` says whether an env
+has one. A pin is one committed file per env, so a promotion is a one-file PR."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hubdeploy import archive, hub
+from hubdeploy.artifacts import hub
 from hubdeploy.envs import (
     ENVIRONMENTS,
     ModelPin,
@@ -15,13 +18,12 @@ from hubdeploy.envs import (
     check_pin,
     current_model_id,
     is_commit_sha,
+    pin_path,
     read_pin,
     write_pin,
 )
 from hubdeploy.errors import PinError, UsageError
 from hubdeploy.log import warn
-from hubdeploy.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
-from hubdeploy.modelfiles import validate_model_dir
 
 if TYPE_CHECKING:
     from hubdeploy.settings import Settings
@@ -29,12 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_REVISION = "main"
-BUILD_DIR = ".build"
-
-
-def default_out_dir(repo_root: Path, env: str) -> Path:
-    """Where build writes and publish reads by default: `.build/<env>` (git-ignored)."""
-    return repo_root / BUILD_DIR / check_env(env)
 
 
 @dataclass(frozen=True)
@@ -116,40 +112,16 @@ def promote(settings: Settings, *, source: str, target: str) -> PinChange:
     return PinChange(target, src, previous, path, resolved_from=None)
 
 
-def fetch(settings: Settings, *, env: str, manifest_path: Path | None = None) -> tuple[hub.Fetched, Path]:
-    """Download `env`'s pinned serving files into the HF cache; write their manifest."""
-    model_pin = read_pin(settings.repo_root, env)
-    fetched = hub.fetch(model_pin, settings=settings)
-    path = manifest_path or default_out_dir(settings.repo_root, env) / f"fetch-{MANIFEST_NAME}"
-    fetched.manifest.write(path)
-    return fetched, path
-
-
-def build(
-    settings: Settings, *, env: str, out_dir: Path | None = None, model_dir: Path | None = None
-) -> archive.BuildResult:
-    """Validate everything, then build model.tar.gz and lambda.zip for `env` into `out_dir`.
-
-    From the pinned Hub revision (fetched, or from the cache offline), or from `model_dir`.
-    """
-    root = settings.repo_root
-    model_pin = read_pin(root, env)
-    code_dir, lambda_dir = root / "model" / "code", root / "lambda"
-    # Check our own repo's parts before spending time on a download.
-    archive.validate_code_dir(code_dir)
-    archive.validate_lambda_dir(lambda_dir)
-    if model_dir is not None:
-        serving = validate_model_dir(model_dir)
-        source = model_dir
-        manifest = Manifest(hub_model_id=model_pin.hub_model_id, hub_revision=None, source=SOURCE_LOCAL)
-    else:
-        fetched = hub.fetch(model_pin, settings=settings)
-        serving, source, manifest = fetched.files, fetched.snapshot_dir, fetched.manifest
-    return archive.build(
-        model_dir=source,
-        serving=serving,
-        code_dir=code_dir,
-        lambda_dir=lambda_dir,
-        out_dir=out_dir or default_out_dir(root, env),
-        manifest=manifest,
-    )
+def is_pinned(settings: Settings, env: str) -> bool:
+    """False when the pin file is missing or its hub_revision is null; raises on an invalid pin."""
+    path = pin_path(settings.repo_root, env)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except json.JSONDecodeError as exc:
+        raise PinError(f"{env}: {path} is not valid JSON ({exc})", hint="fix the file or restore it with git") from None
+    if not isinstance(data, dict) or data.get("hub_revision") in (None, ""):
+        return False
+    read_pin(settings.repo_root, env)  # validates: a bad pin must fail loudly, never be skipped
+    return True

@@ -1,6 +1,6 @@
 """Run moto's server in this process, shims applied, bound to 127.0.0.1.
 
-`python -m hubdeploy.emulator.server --port 0 --ready-file F` writes the bound URL to F once it
+`python -m hubdeploy.infra.emulator.server --port 0 --ready-file F` writes the bound URL to F once it
 accepts connections, then serves until SIGTERM/SIGINT.
 """
 
@@ -29,7 +29,7 @@ def serve(port: int, ready_file: Path | None) -> None:
     configure_moto()
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    from hubdeploy.emulator.shims import apply_all
+    from hubdeploy.infra.emulator.shims import apply_all
 
     apply_all()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)

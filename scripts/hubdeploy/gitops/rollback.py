@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hubdeploy import aws
 from hubdeploy.errors import AwsError, HubdeployError, UsageError
 from hubdeploy.fsutil import atomic_write_json
+from hubdeploy.infra import aws
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,15 @@ class Emulator:
         ready = Path(tempfile.mkdtemp(prefix="hubdeploy-emu-")) / "url"
         log_fh = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hubdeploy.emulator.server", "--port", str(self.port), "--ready-file", str(ready)],
+            [
+                sys.executable,
+                "-m",
+                "hubdeploy.infra.emulator.server",
+                "--port",
+                str(self.port),
+                "--ready-file",
+                str(ready),
+            ],
             stdout=log_fh,
             stderr=subprocess.STDOUT,
             env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},

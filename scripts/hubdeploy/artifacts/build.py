@@ -1,0 +1,64 @@
+"""The steps behind `hubdeploy fetch` and `hubdeploy build`: an env's pinned revision into the HF cache,
+then validated, byte-reproducible model.tar.gz and lambda.zip."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hubdeploy.artifacts import archive, hub
+from hubdeploy.artifacts.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
+from hubdeploy.artifacts.modelfiles import validate_model_dir
+from hubdeploy.envs import check_env, read_pin
+
+if TYPE_CHECKING:
+    from hubdeploy.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BUILD_DIR = ".build"
+
+
+def default_out_dir(repo_root: Path, env: str) -> Path:
+    """Where build writes and publish reads by default: `.build/<env>` (git-ignored)."""
+    return repo_root / BUILD_DIR / check_env(env)
+
+
+def fetch(settings: Settings, *, env: str, manifest_path: Path | None = None) -> tuple[hub.Fetched, Path]:
+    """Download `env`'s pinned serving files into the HF cache; write their manifest."""
+    model_pin = read_pin(settings.repo_root, env)
+    fetched = hub.fetch(model_pin, settings=settings)
+    path = manifest_path or default_out_dir(settings.repo_root, env) / f"fetch-{MANIFEST_NAME}"
+    fetched.manifest.write(path)
+    return fetched, path
+
+
+def build(
+    settings: Settings, *, env: str, out_dir: Path | None = None, model_dir: Path | None = None
+) -> archive.BuildResult:
+    """Validate everything, then build model.tar.gz and lambda.zip for `env` into `out_dir`.
+
+    From the pinned Hub revision (fetched, or from the cache offline), or from `model_dir`.
+    """
+    root = settings.repo_root
+    model_pin = read_pin(root, env)
+    code_dir, lambda_dir = root / "model" / "code", root / "lambda"
+    # Check our own repo's parts before spending time on a download.
+    archive.validate_code_dir(code_dir)
+    archive.validate_lambda_dir(lambda_dir)
+    if model_dir is not None:
+        serving = validate_model_dir(model_dir)
+        source = model_dir
+        manifest = Manifest(hub_model_id=model_pin.hub_model_id, hub_revision=None, source=SOURCE_LOCAL)
+    else:
+        fetched = hub.fetch(model_pin, settings=settings)
+        serving, source, manifest = fetched.files, fetched.snapshot_dir, fetched.manifest
+    return archive.build(
+        model_dir=source,
+        serving=serving,
+        code_dir=code_dir,
+        lambda_dir=lambda_dir,
+        out_dir=out_dir or default_out_dir(root, env),
+        manifest=manifest,
+    )
