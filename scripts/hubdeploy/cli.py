@@ -58,22 +58,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, dispatch, and turn known errors into one line + exit code 1."""
+def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None) -> int:
+    """Parse, dispatch, and turn known errors into one line + exit code 1.
+
+    `settings` defaults to the process environment, read here once; `preview` passes its own to run
+    the PR steps on a scratch copy against the emulator.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(debug=args.debug)
+    settings = settings or Settings.from_env()
+    setup_logging(debug=args.debug, github_actions=settings.in_github_actions)
     try:
-        return int(args.handler(args, Settings.from_env()) or 0)
+        return int(args.handler(args, settings) or 0)
     except HubdeployError as exc:
-        if args.debug:
-            log.exception("failed")
-        # One line: an `::error::` annotation in GitHub Actions, `ERROR: ...` on a terminal.
-        annotate("error", f"hubdeploy {args.command}: {exc.one_line()}")
-        return 1
+        return _fail(args, exc.one_line())
+    except OSError as exc:
+        # Disk full, permission denied, a folder where a file should be: the OS's words and the path.
+        where = f": {exc.filename}" if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        return _fail(args, f"{reason}{where} -> check that path, its permissions and the free disk space")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(args: argparse.Namespace, line: str) -> int:
+    """One line: an `::error::` annotation in GitHub Actions, `ERROR: ...` on a terminal (traceback with --debug)."""
+    if args.debug:
+        log.exception("failed")
+    annotate("error", f"hubdeploy {args.command}: {line}")
+    return 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HubdeployError(Exception):
     """A known failure. `message` says what went wrong, `hint` what the user should do about it."""
@@ -46,3 +48,68 @@ class GitHubError(HubdeployError):
 
 class LocalStackError(HubdeployError):
     """A part of the local stack (emulator, runtime, API) failed."""
+
+
+class SmokeError(HubdeployError):
+    """The deployed environment failed its smoke test (or could not be tested)."""
+
+
+class AuthError(HubdeployError):
+    """No way to authenticate to an env's API (missing token URL, client secret, API key, credentials)."""
+
+
+class PlanChangedError(TerraformError):
+    """The plan at deploy time is not the plan that was reviewed."""
+
+
+class RollbackError(HubdeployError):
+    """Rolling back the endpoint was impossible or did not finish."""
+
+
+# -- Control flow and protocol faults: caught inside hubdeploy and turned into a retry, a skip, or the HTTP
+# answer the emulated service would give; never shown as a CLI error.
+
+
+class KeyExists(Exception):
+    """A conditional S3 write found the key already taken."""
+
+
+class ModelLoadError(Exception):
+    """The toolkit could not initialise the model (bad code/inference.py, missing files, ...)."""
+
+
+class OAuthError(Exception):
+    """An RFC 6749 error answer of the local token endpoint: `error` code and HTTP status."""
+
+    def __init__(self, error: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+class TokenRejected(Exception):
+    """The token is missing, malformed, forged, expired, or not for this API. The message says which."""
+
+
+class DeploymentFault(Exception):
+    """The control plane does not describe a servable endpoint (InvokeEndpoint's error code + message)."""
+
+    def __init__(self, code: str, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class RuntimeFault(Exception):
+    """An InvokeEndpoint error: code (SageMaker's error shape name), HTTP status, message, extra fields."""
+
+    def __init__(self, code: str, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"ErrorCode": self.code, "Message": self.message, **self.extra}

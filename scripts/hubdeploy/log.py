@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
 
+# Set once by setup_logging from Settings.in_github_actions: annotations instead of log lines.
+_in_github_actions = False
 
-def setup_logging(*, debug: bool = False) -> None:
-    """Plain `level: message` lines on stderr; DEBUG with --debug."""
+
+def setup_logging(*, debug: bool = False, github_actions: bool = False) -> None:
+    """Plain `level: message` lines on stderr; DEBUG with --debug; annotations when running in Actions."""
+    global _in_github_actions
+    _in_github_actions = github_actions
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(levelname)s: %(message)s" if not debug else "%(levelname)s %(name)s: %(message)s",
@@ -25,7 +29,7 @@ def setup_logging(*, debug: bool = False) -> None:
 
 def annotate(level: str, message: str, *, title: str | None = None) -> None:
     """Emit a GitHub `::warning::`/`::error::` annotation when running in Actions, else log it."""
-    if os.environ.get("GITHUB_ACTIONS") == "true":
+    if _in_github_actions:
         prefix = f"::{level} title={title}::" if title else f"::{level}::"
         print(prefix + message.replace("\n", "%0A"), file=sys.stderr, flush=True)
     else:

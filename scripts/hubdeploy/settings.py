@@ -1,24 +1,59 @@
-"""Settings from the environment, read once at the entry point into a typed object."""
+"""Settings from the environment, read once at the entry point into a typed object.
+
+Nothing else in hubdeploy reads `os.environ`: code that needs a setting takes `Settings`, and child
+processes (terraform, the emulator, the local servers) get `Settings.environ`, so a caller that needs
+another environment (the local stack against the emulator, `preview` on a scratch copy) builds other
+Settings with `dataclasses.replace` instead of changing the process environment.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+
+# Variables hubdeploy itself defines (the rest are AWS's, Hugging Face's, GitHub's and Terraform's own).
+ROOT_VAR = "HUBDEPLOY_ROOT"  # the checkout to work on (default: the nearest parent holding terraform/envs)
+STATE_BUCKET_VAR = "HUBDEPLOY_STATE_BUCKET"  # override the state bucket's name (a repository variable in CI)
+ARTIFACT_BUCKET_VAR = "HUBDEPLOY_ARTIFACT_BUCKET"  # override the artifact bucket's name
+TF_MIRROR_VAR = "HUBDEPLOY_TF_MIRROR"  # an offline provider mirror folder to use instead of the registry
+API_TOKEN_VAR = "HUBDEPLOY_API_TOKEN"  # noqa: S105 - a variable name: a ready bearer token for smoke
+CLIENT_SECRET_VAR = "HUBDEPLOY_CLIENT_SECRET"  # noqa: S105 - a variable name: the Cognito client secret
+API_KEY_VAR = "HUBDEPLOY_API_KEY"  # the API key when the caller may not read it from API Gateway
+LOCAL_MODEL_VAR = "HUBDEPLOY_LOCAL_MODEL"  # auto (default) | hub | standin: the local stack's model
+STANDIN_SIZE_VAR = "HUBDEPLOY_STANDIN_SIZE"  # tiny | base: force a stand-in model of that size
+
+DEFAULT_HF_ENDPOINT = "https://huggingface.co"
+TRUE_WORDS = frozenset({"1", "true", "yes"})
 
 
-def find_repo_root(start: Path | None = None) -> Path:
-    """The folder that holds `terraform/envs`: HUBDEPLOY_ROOT, else the nearest parent of `start` (cwd)."""
-    env_root = os.environ.get("HUBDEPLOY_ROOT")
-    if env_root:
-        return Path(env_root).resolve()
+def find_repo_root(start: Path | None = None, *, explicit: str | None = None) -> Path:
+    """The folder that holds `terraform/envs`: `explicit` (HUBDEPLOY_ROOT), else the nearest parent of
+    `start` (cwd), else the source tree this file lives in (an installed package used outside a checkout)."""
+    if explicit:
+        return Path(explicit).resolve()
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "terraform" / "envs").is_dir():
             return candidate
-    # Installed package used outside a checkout: fall back to the source tree this file lives in.
     return Path(__file__).resolve().parents[2]
+
+
+def hf_cache_dir_of(env: Mapping[str, str]) -> Path:
+    """The HF hub cache folder, resolved the way huggingface_hub resolves it."""
+    if cache := env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE"):
+        return Path(cache).expanduser()
+    if home := env.get("HF_HOME"):
+        return Path(home).expanduser() / "hub"
+    xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -26,35 +61,71 @@ class Settings:
     """Everything hubdeploy reads from the environment."""
 
     repo_root: Path
+    # The environment it was read from: what child processes (terraform, servers) inherit.
+    environ: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None  # set for moto / the local stack; None means real AWS
-    hf_token: str | None = None
+    state_bucket: str | None = None  # HUBDEPLOY_STATE_BUCKET; None: the naming rule
+    artifact_bucket: str | None = None  # HUBDEPLOY_ARTIFACT_BUCKET; None: the naming rule
+    hf_token: str | None = field(default=None, repr=False)
     hf_offline: bool = False
-    github_token: str | None = None
+    hf_endpoint: str = DEFAULT_HF_ENDPOINT  # HF_ENDPOINT: a mirror, or a test server
+    hf_cache_dir: Path = field(default_factory=lambda: hf_cache_dir_of({}))
+    terraform_bin: str | None = None  # TERRAFORM_BIN; None: `terraform` on PATH
+    tf_mirror: Path | None = None  # HUBDEPLOY_TF_MIRROR; None: look in the usual mirror folders
+    github_token: str | None = field(default=None, repr=False)
     github_repository: str | None = None  # owner/name
     github_api_url: str = "https://api.github.com"
     github_run_url: str | None = None
+    github_output: Path | None = None  # GITHUB_OUTPUT: the step-outputs file
+    github_step_summary: Path | None = None  # GITHUB_STEP_SUMMARY: the job-summary file
+    github_event_path: Path | None = None  # GITHUB_EVENT_PATH: the triggering event's payload
     git_commit: str | None = None
     in_github_actions: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
+    api_token: str | None = field(default=None, repr=False)  # HUBDEPLOY_API_TOKEN
+    api_key: str | None = field(default=None, repr=False)  # HUBDEPLOY_API_KEY
+    client_secret: str | None = field(default=None, repr=False)  # HUBDEPLOY_CLIENT_SECRET
+    local_model: str = "auto"  # HUBDEPLOY_LOCAL_MODEL
+    standin_size: str | None = None  # HUBDEPLOY_STANDIN_SIZE
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
         """Read the process environment (or `environ`) once."""
-        env = os.environ if environ is None else environ
+        env = dict(os.environ if environ is None else environ)
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         repo = env.get("GITHUB_REPOSITORY") or None
         run_id = env.get("GITHUB_RUN_ID")
         return cls(
-            repo_root=find_repo_root(),
+            repo_root=find_repo_root(cwd, explicit=env.get(ROOT_VAR)),
+            environ=MappingProxyType(env),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            state_bucket=env.get(STATE_BUCKET_VAR) or None,
+            artifact_bucket=env.get(ARTIFACT_BUCKET_VAR) or None,
             hf_token=env.get("HF_TOKEN") or None,
-            hf_offline=env.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"},
+            hf_offline=env.get("HF_HUB_OFFLINE", "").lower() in TRUE_WORDS,
+            hf_endpoint=(env.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT).rstrip("/"),
+            hf_cache_dir=hf_cache_dir_of(env),
+            terraform_bin=env.get("TERRAFORM_BIN") or None,
+            tf_mirror=_path(env.get(TF_MIRROR_VAR)),
             github_token=env.get("GITHUB_TOKEN") or None,
             github_repository=repo,
             github_api_url=env.get("GITHUB_API_URL", "https://api.github.com"),
             github_run_url=f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None,
+            github_output=_path(env.get("GITHUB_OUTPUT")),
+            github_step_summary=_path(env.get("GITHUB_STEP_SUMMARY")),
+            github_event_path=_path(env.get("GITHUB_EVENT_PATH")),
             git_commit=env.get("GITHUB_SHA") or None,
             in_github_actions=env.get("GITHUB_ACTIONS") == "true",
+            api_token=env.get(API_TOKEN_VAR) or None,
+            api_key=env.get(API_KEY_VAR) or None,
+            client_secret=env.get(CLIENT_SECRET_VAR) or None,
+            local_model=(env.get(LOCAL_MODEL_VAR) or "auto").strip().lower(),
+            standin_size=(env.get(STANDIN_SIZE_VAR) or "").strip().lower() or None,
         )
+
+    def with_environ(self, **values: str | None) -> Settings:
+        """These settings with `values` set (None: removed) in the environment children inherit."""
+        env = {k: v for k, v in self.environ.items() if k not in values or values[k] is not None}
+        env.update({k: v for k, v in values.items() if v is not None})
+        return dataclasses.replace(self, environ=MappingProxyType(env))

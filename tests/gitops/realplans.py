@@ -4,6 +4,7 @@ emulator once, then plan several changes and keep each plan's `terraform show -j
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ def make_plans(workdir: Path, repo_root: Path) -> dict[str, RealPlan]:
     root = workdir / "root"
     shutil.copytree(HERE / "tfroot", root)
     with Emulator(log_path=workdir / "moto.log") as emu:
-        env = terraform_env(repo_root, emu.aws_env())
+        env = terraform_env(repo_root, os.environ, emu.aws_env())
         base = ["-var", f"endpoint_url={emu.endpoint_url}"]
         rev_a = [*base, "-var", f"hub_revision={REV_A}", "-var", f"model_artifact_sha256={SHA_A}"]
         rev_b = [*base, "-var", f"hub_revision={REV_B}", "-var", f"model_artifact_sha256={SHA_B}"]

@@ -12,6 +12,7 @@ from hubdeploy.cli import main
 from hubdeploy.gitops.comment import CommentInput, render_job_summary, set_status
 from hubdeploy.gitops.planfolder import SUMMARY_FILE, TEXT_FILE, publish_to_actions, read_plan_folder
 from hubdeploy.gitops.plansummary import PlanSummary
+from hubdeploy.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -113,7 +114,9 @@ def test_in_actions_the_plan_goes_to_the_job_summary_and_step_outputs(tmp_path, 
     monkeypatch.setenv("GITHUB_OUTPUT", str(output_file))
     big = "".join(f"  # line {i} of a long plan\n" for i in range(20_000))  # ~560 KB: over the comment limit
     folder = read_plan_folder(fake_folder(tmp_path / "p", text=big))
-    publish_to_actions(folder, workflow="pr", run_url="https://github.com/o/r/actions/runs/9")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    monkeypatch.setenv("GITHUB_RUN_ID", "9")
+    publish_to_actions(Settings.from_env(), folder, workflow="pr")
     summary = summary_file.read_text()
     assert "# line 19999 of a long plan" in summary and "Plan cut" not in summary  # the full text
     assert output_file.read_text() == f"plan-hash={'sha256:' + '1' * 64}\nhas-changes=true\n"

@@ -4,6 +4,7 @@ repository's PRs/default branch (plan) and its environments (apply)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def work_copy(tmp_path: Path, url: str, variables: dict) -> Path:
 
 def test_roles_trust_exactly_the_repository_and_its_environments(tmp_path, emulator, repo_root):
     root = work_copy(tmp_path, emulator.endpoint_url, VARS)
-    env = terraform_env(repo_root, emulator.aws_env())
+    env = terraform_env(repo_root, os.environ, emulator.aws_env())
     run_terraform(["init", "-input=false", "-no-color"], cwd=root, env=env)
     run_terraform(["apply", "-auto-approve", "-input=false", "-no-color"], cwd=root, env=env)
     outputs = json.loads(run_terraform(["output", "-json"], cwd=root, env=env).stdout)
@@ -96,7 +97,7 @@ def test_roles_trust_exactly_the_repository_and_its_environments(tmp_path, emula
 
 def test_bad_inputs_fail_at_plan_with_the_validation_message(tmp_path, emulator, repo_root):
     root = work_copy(tmp_path, emulator.endpoint_url, {**VARS, "repository": "not a repo", "environments": ["qa"]})
-    env = terraform_env(repo_root, emulator.aws_env())
+    env = terraform_env(repo_root, os.environ, emulator.aws_env())
     run_terraform(["init", "-input=false", "-no-color"], cwd=root, env=env)
     proc = run_terraform(["plan", "-input=false", "-no-color"], cwd=root, env=env, check=False)
     assert proc.returncode == 1

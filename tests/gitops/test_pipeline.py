@@ -16,9 +16,9 @@ import pytest
 from hubdeploy.artifacts.standin import install_in_hf_cache
 from hubdeploy.checkout import copy_checkout
 from hubdeploy.cli import main
-from hubdeploy.commands.drift import sync_issue
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, write_pin
 from hubdeploy.gitops.comment import GITHUB_COMMENT_LIMIT, marker, recorded
+from hubdeploy.gitops.drift import sync_issue
 from hubdeploy.gitops.github import GitHubClient
 from hubdeploy.gitops.planfolder import read_plan_folder
 from hubdeploy.infra.emulator.process import Emulator

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from hubdeploy.cli import main
-from hubdeploy.commands._outputs import read_outputs
 from hubdeploy.gitops import rollback
 from hubdeploy.gitops import smoke as smoke_module
+from hubdeploy.gitops.auth import StaticHeaders
 from hubdeploy.gitops.smoke import load_golden
 from hubdeploy.infra import aws
+from hubdeploy.infra.envroot import read_outputs
 from hubdeploy.settings import Settings
 
 from .fakeapi import CLIENT_ID, CLIENT_SECRET, FakeApi, FakeApiServer
@@ -139,7 +140,7 @@ def test_a_cold_api_is_retried_within_the_warmup_window(tmp_path, sagemaker, ep,
         "dev", read_outputs(None, "dev", outputs_file(tmp_path, fake_api, "c", ep))
     )
     golden, labels = load_golden()
-    auth = smoke_module.StaticHeaders({"Authorization": "Bearer tok-123"})
+    auth = StaticHeaders({"Authorization": "Bearer tok-123"})
     waits: list[float] = []
 
     fake_api.cold_calls = 2

@@ -310,7 +310,7 @@ def test_build_bad_repo_code(
 
 
 def test_build_failure_midway_keeps_the_previous_build(
-    repo: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     write_pin(repo, "dev", ModelPin(DEFAULT_HUB_MODEL_ID, "main"))
     out = tmp_path / "out"
@@ -321,12 +321,14 @@ def test_build_failure_midway_keeps_the_previous_build(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(archive, "write_lambda_zip", disk_full)
-    with pytest.raises(OSError, match="No space left"):
-        main(["build", "--env", "dev", "--out", str(out), "--model-dir", str(tiny_model_dir)])
+    capsys.readouterr()
+    # then the CLI says it in one line (no traceback), exit 1
+    assert main(["build", "--env", "dev", "--out", str(out), "--model-dir", str(tiny_model_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "hubdeploy build: No space left on device" in err and "Traceback" not in err
     assert snapshot_tree(out) == before  # no temp files, old artifacts intact
     fresh = tmp_path / "fresh"
-    with pytest.raises(OSError):
-        main(["build", "--env", "dev", "--out", str(fresh), "--model-dir", str(tiny_model_dir)])
+    assert main(["build", "--env", "dev", "--out", str(fresh), "--model-dir", str(tiny_model_dir)]) == 1
     assert not fresh.exists()
 
 

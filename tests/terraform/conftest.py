@@ -5,6 +5,7 @@ prepared by `hubdeploy.infra.envroot` (a work copy with the generated emulator o
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,7 +64,9 @@ class Stack:
 
     def root(self, env: str) -> envroot.EnvRoot:
         """The env root as a work copy pointed at the emulator, re-synced from the scratch checkout."""
-        return envroot.prepare(self.repo, env, endpoint_url=self.emulator.endpoint_url, workdir=self.work / "tf")
+        return envroot.prepare(
+            self.repo, env, environ=os.environ, endpoint_url=self.emulator.endpoint_url, workdir=self.work / "tf"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ that environments differ only in values. No emulator needed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def test_fmt_is_clean(folder: str):
 @pytest.fixture(scope="module")
 def validated(tree: Path) -> dict[str, str]:
     """`terraform validate -json` of every root and module (init + validate run side by side)."""
-    env = terraform_env(REPO)
+    env = terraform_env(REPO, os.environ)
 
     def validate(folder: str) -> str:
         cwd = tree / folder
@@ -156,7 +157,7 @@ def test_prepare_for_the_emulator_leaves_the_checkout_untouched(tmp_path: Path):
     from hubdeploy.infra import envroot
 
     before = {p: p.read_bytes() for p in (TERRAFORM / "envs" / "dev").iterdir() if p.is_file()}
-    root = envroot.prepare(REPO, "dev", endpoint_url="http://127.0.0.1:5000", workdir=tmp_path)
+    root = envroot.prepare(REPO, "dev", environ=os.environ, endpoint_url="http://127.0.0.1:5000", workdir=tmp_path)
     assert root.path == tmp_path / "terraform" / "envs" / "dev"
     assert (root.path / OVERRIDE_FILE).exists() and root.emulated
     after = {p: p.read_bytes() for p in (TERRAFORM / "envs" / "dev").iterdir() if p.is_file()}

@@ -1,7 +1,7 @@
 """The Hugging Face Hub at the edge: resolve a ref to a commit, list and download the serving files.
 
-Everything is read at call time (HF_TOKEN via Settings, HF_ENDPOINT, HF_HUB_CACHE, HF_HUB_OFFLINE),
-not when huggingface_hub is imported, so one process can switch between Hub, test server and cache.
+Where to go comes from Settings (HF_TOKEN, HF_ENDPOINT, HF_HUB_CACHE, HF_HUB_OFFLINE), passed explicitly to
+every huggingface_hub call, not read by it at import, so one process can use Hub, test server and cache.
 With HF_HUB_OFFLINE=1 nothing goes to the network: refs, file lists and files come from the cache.
 """
 
@@ -27,38 +27,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
 OFFLINE_HINT = "check the network (and HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to work from the local HF cache"
 
 
-def hf_endpoint() -> str:
-    """The Hub URL: HF_ENDPOINT (a mirror, or a test server) or huggingface.co."""
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-
-
-def hf_cache_dir() -> Path:
-    """The HF hub cache folder, resolved the way huggingface_hub does, but now rather than at import."""
-    if cache := os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE"):
-        return Path(cache).expanduser()
-    if home := os.environ.get("HF_HOME"):
-        return Path(home).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg).expanduser() / "huggingface" / "hub"
-
-
-def repo_cache_dir(model_id: str) -> Path:
+def repo_cache_dir(settings: Settings, model_id: str) -> Path:
     """`models--owner--name` in the HF cache."""
-    return hf_cache_dir() / ("models--" + model_id.replace("/", "--"))
+    return settings.hf_cache_dir / ("models--" + model_id.replace("/", "--"))
 
 
 def hf_api(settings: Settings) -> HfApi:
     from huggingface_hub import HfApi
 
-    return HfApi(endpoint=hf_endpoint(), token=settings.hf_token)
+    return HfApi(endpoint=settings.hf_endpoint, token=settings.hf_token)
 
 
 @contextmanager
-def hub_errors(model_id: str, revision: str) -> Iterator[None]:
+def hub_errors(settings: Settings, model_id: str, revision: str) -> Iterator[None]:
     """Turn huggingface_hub/httpx failures into one-line HubErrors naming the repo and revision."""
     import httpx2
     from huggingface_hub.errors import (
@@ -75,7 +59,7 @@ def hub_errors(model_id: str, revision: str) -> Iterator[None]:
     except RevisionNotFoundError:
         raise HubError(
             f"revision {revision!r} not found in {model_id} on the Hub",
-            hint=f"use a branch, tag or commit listed at {hf_endpoint()}/{model_id}/commits/main",
+            hint=f"use a branch, tag or commit listed at {settings.hf_endpoint}/{model_id}/commits/main",
         ) from None
     except GatedRepoError:
         raise HubError(
@@ -88,11 +72,13 @@ def hub_errors(model_id: str, revision: str) -> Iterator[None]:
         ) from None
     except (LocalEntryNotFoundError, OfflineModeIsEnabled):
         raise HubError(
-            f"{model_id}@{revision} is not in the local HF cache ({hf_cache_dir()}) and the Hub is not used",
+            f"{model_id}@{revision} is not in the local HF cache ({settings.hf_cache_dir}) and the Hub is not used",
             hint="run hubdeploy fetch once with network access (HF_HUB_OFFLINE unset), or fix HF_HUB_CACHE",
         ) from None
     except (httpx2.TransportError, ConnectionError) as exc:
-        raise HubError(f"cannot reach the Hugging Face Hub at {hf_endpoint()} ({exc})", hint=OFFLINE_HINT) from None
+        raise HubError(
+            f"cannot reach the Hugging Face Hub at {settings.hf_endpoint} ({exc})", hint=OFFLINE_HINT
+        ) from None
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
         raise HubError(
@@ -119,8 +105,8 @@ def resolve(model_id: str, revision: str, *, settings: Settings) -> Resolved:
     than what the Hub serves now, so callers warn about it.
     """
     if settings.hf_offline:
-        return _resolve_from_cache(model_id, revision)
-    with hub_errors(model_id, revision):
+        return _resolve_from_cache(settings, model_id, revision)
+    with hub_errors(settings, model_id, revision):
         info = hf_api(settings).model_info(model_id, revision=revision)
     if not info.sha:
         raise HubError(f"the Hub returned no commit for {model_id}@{revision}", hint="retry; then report it")
@@ -128,8 +114,8 @@ def resolve(model_id: str, revision: str, *, settings: Settings) -> Resolved:
     return Resolved(model_id=model_id, requested=revision, sha=info.sha, files=files, from_cache=False)
 
 
-def _resolve_from_cache(model_id: str, revision: str) -> Resolved:
-    repo = repo_cache_dir(model_id)
+def _resolve_from_cache(settings: Settings, model_id: str, revision: str) -> Resolved:
+    repo = repo_cache_dir(settings, model_id)
     sha: str | None = revision if is_commit_sha(revision) else None
     ref = repo / "refs" / revision
     if sha is None and ref.is_file():
@@ -137,7 +123,7 @@ def _resolve_from_cache(model_id: str, revision: str) -> Resolved:
     snapshot = repo / "snapshots" / sha if sha else None
     if snapshot is None or not snapshot.is_dir():
         raise HubError(
-            f"{model_id}@{revision} is not in the local HF cache ({hf_cache_dir()}) and HF_HUB_OFFLINE=1",
+            f"{model_id}@{revision} is not in the local HF cache ({settings.hf_cache_dir}) and HF_HUB_OFFLINE=1",
             hint="run hubdeploy fetch once with network access (HF_HUB_OFFLINE unset), or fix HF_HUB_CACHE",
         )
     # A dangling link (blob deleted) still names a file of the revision; fetch reports it as missing.
@@ -175,15 +161,15 @@ def fetch(pin: ModelPin, *, settings: Settings) -> Fetched:
             exc.message, hint="the cache may hold only part of this revision: run hubdeploy fetch with network access"
         ) from None
     log.info("fetching %s@%s: %s", pin.hub_model_id, resolved.sha, ", ".join(files.all))
-    with hub_errors(pin.hub_model_id, resolved.sha):
+    with hub_errors(settings, pin.hub_model_id, resolved.sha):
         folder = snapshot_download(
             pin.hub_model_id,
             revision=resolved.sha,  # the commit, never the ref: what we listed is what we download
             allow_patterns=list(files.all),
-            cache_dir=str(hf_cache_dir()),
+            cache_dir=str(settings.hf_cache_dir),
             token=settings.hf_token,
             local_files_only=settings.hf_offline,
-            endpoint=hf_endpoint(),
+            endpoint=settings.hf_endpoint,
         )
     snapshot = Path(folder)
     check_config(snapshot / files.config)

@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 from hubdeploy.artifacts.archive import LAMBDA_ARCHIVE, MODEL_ARCHIVE
 from hubdeploy.artifacts.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
 from hubdeploy.envs import ModelPin, PublishedArtifacts, is_commit_sha, read_pin, write_artifacts
-from hubdeploy.errors import ArtifactError, AwsError
+from hubdeploy.errors import ArtifactError, AwsError, KeyExists
 from hubdeploy.fsutil import sha256_file
 from hubdeploy.infra import aws, naming
 from hubdeploy.log import ByteProgress
@@ -51,10 +51,6 @@ DEFAULT_THRESHOLD = 64 * MiB
 DEFAULT_CHUNK = 16 * MiB
 DEFAULT_CONCURRENCY = 8
 TAG_VALUE_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
-
-
-class KeyExists(Exception):
-    """A conditional write found the key already taken."""
 
 
 @dataclass(frozen=True)
@@ -405,7 +401,7 @@ def publish(
     manifest = Manifest.read(artifacts_dir / MANIFEST_NAME)
     check_build_matches_pin(manifest, pin, env)
     if bucket is None:
-        bucket = naming.artifact_bucket_name(aws.account_id(settings), settings.aws_region)
+        bucket = naming.artifact_bucket_name(settings, aws.account_id(settings))
     s3 = s3_factory() if s3_factory else aws.client("s3", settings)
     ensure_bucket_exists(s3, bucket)
     commit = commit or git_commit(settings.repo_root, settings)

@@ -15,8 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from hubdeploy.envs import ModelPin, is_commit_sha
 from hubdeploy.fsutil import sha256_file
 
+Size = Literal["tiny", "base"]
+SIZES: tuple[Size, ...] = ("tiny", "base")
 TOKENIZER_FILES: tuple[str, ...] = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 # "tiny" keeps tests fast; "base" is FinBERT-tone's real shape (~440 MB of fp32 weights) for benchmarks.
 TINY_OVERRIDES = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
@@ -31,7 +34,7 @@ def finbert_files_dir() -> Path:
     return Path(str(resources.files("hubdeploy") / "data" / "finbert-tone"))
 
 
-def finbert_config(size: Literal["tiny", "base"] = "tiny") -> dict:
+def finbert_config(size: Size = "tiny") -> dict:
     """FinBERT-tone's config.json, shrunk for `tiny`."""
     config = json.loads((finbert_files_dir() / "config.json").read_text())
     config.pop("_name_or_path", None)
@@ -43,7 +46,7 @@ def finbert_config(size: Literal["tiny", "base"] = "tiny") -> dict:
 def build_standin_model(
     out_dir: Path,
     *,
-    size: Literal["tiny", "base"] = "tiny",
+    size: Size = "tiny",
     seed: int = 0,
     weights_format: Literal["safetensors", "bin"] = "safetensors",
 ) -> Path:
@@ -117,3 +120,28 @@ def install_in_hf_cache(
     for ref in refs:
         (repo_folder / "refs" / ref).write_text(revision)
     return revision
+
+
+def standin_seed(pin: ModelPin) -> int:
+    """Weights follow the pin: another revision gives another (still untrained) model and artifact."""
+    return int.from_bytes(hashlib.sha256(f"{pin.hub_model_id}@{pin.hub_revision}".encode()).digest()[:4], "big")
+
+
+def install_standin(pin: ModelPin, *, cache_dir: Path, build_dir: Path, size: Size = "tiny") -> str:
+    """The stand-in for `pin`, laid out in the PRIVATE HF cache `cache_dir` as the pinned revision; returns it.
+
+    The model is built once per (size, seed) under `build_dir`, its weights seeded by the pin, so the local
+    stack and `hubdeploy preview` build the same bytes for the same pin (a preview against the local stack's
+    emulator then plans "No changes"). A commit SHA pin is installed as that commit; a moving ref (dev's
+    `main`) as the folder's own revision, with the ref pointing at it. The user's HF cache is never touched.
+    """
+    seed = standin_seed(pin)
+    folder = build_dir / f"{size}-{seed:08x}"
+    if not (folder / "config.json").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        build_standin_model(folder, size=size, seed=seed)
+    if is_commit_sha(pin.hub_revision):
+        return install_in_hf_cache(folder, cache_dir, pin.hub_model_id, revision=pin.hub_revision, refs=())
+    return install_in_hf_cache(
+        folder, cache_dir, pin.hub_model_id, revision=folder_revision(folder), refs=(pin.hub_revision,)
+    )

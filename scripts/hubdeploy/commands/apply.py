@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     folder = planfolder.read_plan_folder(args.plan_dir, env=args.env)
     planfile = planfolder.check_planfile(folder)
-    root = planfolder.open_root(settings, args.env, init=False)
+    root = envroot.open_root(settings, args.env, initialise=False)
     compare(env=args.env, reviewed=folder.plan_hash, current=plan_hash(envroot.show_json(root, planfile.resolve())))
     envroot.apply(root, planfile.resolve())
     print(f"{args.env}: applied ({folder.summary.line()})")

@@ -9,13 +9,11 @@ The PR is --pr, else the pull_request of the triggering event, else the PR the c
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
 
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.errors import UsageError
-from hubdeploy.gitops import planfolder
+from hubdeploy.gitops import planfolder, review
 from hubdeploy.gitops.comment import STATUSES, marker, render_comment, set_status
 from hubdeploy.gitops.github import GitHubClient
 from hubdeploy.log import warn
@@ -39,29 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def event_pr_number() -> int | None:
-    """The PR number of the triggering pull_request event (GITHUB_EVENT_PATH), if any."""
-    path = os.environ.get("GITHUB_EVENT_PATH")
-    if not path:
-        return None
-    try:
-        event = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    number = (event.get("pull_request") or {}).get("number")
-    return int(number) if isinstance(number, int) else None
-
-
-def resolve_pr(args: argparse.Namespace, settings: Settings, client: GitHubClient | None) -> int | None:
-    if args.pr is not None:
-        return int(args.pr)
-    number = event_pr_number()
-    if number is not None or client is None:
-        return number
-    commit = args.commit or settings.git_commit
-    return client.pr_for_commit(commit) if commit else None
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.plan_dir is None and args.status is None:
         raise UsageError("nothing to do", hint="pass --plan-dir DIR (post the plan) or --status STATUS (update it)")
@@ -77,14 +52,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(body)
             return 0
         client = GitHubClient.from_settings(settings)
-        number = resolve_pr(args, settings, client)
+        number = review.find_pr(settings, client, pr=args.pr, commit=args.commit)
         if number is None:
             raise UsageError("no pull request to comment on", hint="pass --pr N (or run in a pull_request workflow)")
         action, posted = client.upsert_comment(number, mark, body)
         print(f"{args.env}: {action} comment {posted.get('html_url') or posted.get('id')} on PR #{number}")
         return 0
     client = GitHubClient.from_settings(settings)
-    number = resolve_pr(args, settings, client)
+    number = review.find_pr(settings, client, pr=args.pr, commit=args.commit)
     if number is None:
         warn(f"{args.env}: no PR found for this commit; status {args.status} not posted")
         return 0

@@ -12,9 +12,7 @@ from pathlib import Path
 
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.errors import TerraformError
-from hubdeploy.gitops import planfolder
-from hubdeploy.gitops.comment import marker, recorded
-from hubdeploy.gitops.github import GitHubClient
+from hubdeploy.gitops import planfolder, review
 from hubdeploy.gitops.planhash import check_hash, compare
 from hubdeploy.settings import Settings
 
@@ -35,25 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def reviewed_hash_from_pr(settings: Settings, *, env: str, commit: str, workflow: str) -> tuple[str, int]:
-    """(hash recorded in the env's sticky comment, PR number) for the PR `commit` came from."""
-    client = GitHubClient.from_settings(settings)
-    number = client.pr_for_commit(commit)
-    if number is None:
-        raise TerraformError(
-            f"{env}: commit {commit[:12]} did not come from a pull request, so no plan was reviewed",
-            hint="deploy through a PR (its plan comment is the review record), or pass --reviewed-hash",
-        )
-    comment = client.find_comment(number, marker(env, workflow))
-    found = recorded(comment.get("body") or "") if comment else None
-    if not found:
-        raise TerraformError(
-            f"{env}: PR #{number} has no hubdeploy plan comment for {env}",
-            hint="re-run the PR workflow so the plan is posted and reviewed, then merge again",
-        )
-    return found[0], number
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     folder = planfolder.read_plan_folder(args.plan_dir, env=args.env)
     if args.reviewed_hash:
@@ -65,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not folder.summary.has_changes:
             print(f"{args.env}: no changes to apply; nothing to compare")
             return 0
-        reviewed, number = reviewed_hash_from_pr(settings, env=args.env, commit=commit, workflow=args.workflow)
+        reviewed, number = review.reviewed_hash_from_pr(settings, env=args.env, commit=commit, workflow=args.workflow)
         source = f"PR #{number}"
     compare(env=args.env, reviewed=reviewed, current=folder.plan_hash)
     print(f"{args.env}: the plan is the one reviewed ({source}, {folder.plan_hash})")

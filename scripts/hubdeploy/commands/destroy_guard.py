@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from hubdeploy.envs import ENVIRONMENTS, check_env
-from hubdeploy.errors import UsageError
+from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.gitops import destroyguard
 from hubdeploy.settings import Settings
-
-PROTECTED = frozenset({"prod"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,21 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def check_destroy(env: str, confirm: str, *, allow_prod: bool) -> None:
-    """Raise unless destroying `env` was confirmed exactly (and, for prod, explicitly allowed)."""
-    check_env(env)
-    if confirm != env:
-        raise UsageError(
-            f"confirmation {confirm!r} does not match the environment {env!r}; nothing was destroyed",
-            hint=f"type the environment name exactly: {env}",
-        )
-    if env in PROTECTED and not allow_prod:
-        raise UsageError(
-            f"{env} is protected; nothing was destroyed", hint=f"set the allow-prod input to true to destroy {env}"
-        )
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    check_destroy(args.env, args.confirm, allow_prod=args.allow_prod == "true")
+    destroyguard.check_destroy(args.env, args.confirm, allow_prod=args.allow_prod == "true")
     print(f"{args.env}: destroy confirmed")
     return 0

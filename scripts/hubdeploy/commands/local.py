@@ -6,6 +6,7 @@ import argparse
 import json
 
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.local.layout import Paths
 from hubdeploy.settings import Settings
 
 
@@ -35,11 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from hubdeploy.local import stack
+    from hubdeploy.local import status as local_status
+    from hubdeploy.local import up as local_up
 
     if args.local_command == "up":
         try:
-            stack.up(
+            local_up.up(
                 settings,
                 env=args.env,
                 api_port=args.api_port,
@@ -49,19 +51,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
         except KeyboardInterrupt:
             print("interrupted: stopping what `up` started")
-            stack.down(settings)
+            local_status.down(settings)
             raise
         if args.foreground:
-            stack.wait_foreground(settings)
+            local_status.wait_foreground(settings)
         return 0
     if args.local_command == "status":
-        info = stack.status_of(stack.Paths.of(settings.repo_root))
+        info = local_status.status_of(settings, Paths.of(settings.repo_root))
         if args.json:
             print(json.dumps(info, indent=2))
         else:
             print_status(info)
         return 0 if info["running"] else 1
-    stack.down(settings, purge=args.purge)
+    local_status.down(settings, purge=args.purge)
     return 0
 
 

@@ -8,9 +8,9 @@ present but invalid (malformed id, moving ref outside dev) is an error, not "unp
 from __future__ import annotations
 
 import argparse
-import os
 
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.gitops import actions
 from hubdeploy.gitops.promotion import is_pinned
 from hubdeploy.settings import Settings
 
@@ -28,8 +28,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     pinned = is_pinned(settings, args.env)
     print(f"{args.env}: {'pinned' if pinned else 'not pinned yet: skipping (pin dev, then promote)'}")
-    output = os.environ.get("GITHUB_OUTPUT")
-    if output:
-        with open(output, "a", encoding="utf-8") as fh:
-            fh.write(f"pinned={str(pinned).lower()}\n")
+    actions.set_outputs(settings, pinned=pinned)
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.gitops import planfolder
 from hubdeploy.gitops.comment import model_table_md
+from hubdeploy.infra import envroot
 from hubdeploy.settings import Settings
 
 
@@ -30,11 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    root = planfolder.open_root(settings, args.env)
+    root = envroot.open_root(settings, args.env)
     folder, _doc = planfolder.write_plan_folder(
         root, args.out, commit=planfolder.current_commit(settings), destroy=args.destroy
     )
-    planfolder.publish_to_actions(folder, workflow=args.workflow, run_url=settings.github_run_url)
+    planfolder.publish_to_actions(settings, folder, workflow=args.workflow)
     print(f"{args.env}: {folder.summary.line()}")
     for warning in folder.summary.warnings:
         print(f"WARNING: {warning.text()}")

@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import dataclasses
 import logging
-import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,10 +20,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hubdeploy.checkout import copy_checkout
-from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ENVIRONMENTS, ModelPin, read_pin, write_pin
+from hubdeploy.envs import ENVIRONMENTS, ModelPin, current_model_id, read_pin, write_pin
 from hubdeploy.errors import LocalStackError, PinError
 from hubdeploy.gitops import planfolder
 from hubdeploy.gitops.comment import render_comment, render_job_summary
+from hubdeploy.gitops.promotion import DEFAULT_REVISION
+from hubdeploy.infra import envroot
+from hubdeploy.infra.emulator.process import emulated_settings
 from hubdeploy.log import warn
 from hubdeploy.settings import Settings
 
@@ -47,51 +49,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 @contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextmanager
-def _emulator(endpoint_url: str | None, workdir: Path) -> Iterator[str]:
+def _emulator(endpoint_url: str | None, workdir: Path, settings: Settings) -> Iterator[str]:
     if endpoint_url:
         yield endpoint_url
         return
     from hubdeploy.infra.emulator.process import Emulator
 
-    with Emulator(log_path=workdir / "emulator.log") as emu:
+    with Emulator(log_path=workdir / "emulator.log", environ=settings.environ) as emu:
         yield emu.endpoint_url
 
 
-def install_standin(repo: Path, env: str, cache: Path) -> None:
-    """Put an untrained stand-in in a private HF cache as the env's pinned model, and pin the scratch copy to it."""
-    from hubdeploy.artifacts.standin import UNTRAINED_WARNING, build_standin_model, install_in_hf_cache
+def use_standin(repo: Path, env: str, workdir: Path) -> Path:
+    """Install the untrained stand-in for the env's pin (the one the local stack would deploy: same pin, same
+    bytes) in a private HF cache; pin the scratch copy to it when the env is not pinned yet. Returns the cache."""
+    from hubdeploy.artifacts.standin import UNTRAINED_WARNING, install_standin
 
     try:
-        model_id = read_pin(repo, env, validate=False).hub_model_id
+        pin = read_pin(repo, env, validate=False)
+        pinned = True
     except PinError:  # not pinned yet: preview what pinning it would do
-        model_id = DEFAULT_HUB_MODEL_ID
-    model_dir = build_standin_model(cache.parent / "standin-model", size="tiny", seed=0)
-    revision = install_in_hf_cache(model_dir, cache, model_id)
-    write_pin(repo, env, ModelPin(hub_model_id=model_id, hub_revision=revision))
-    warn(f"preview: {UNTRAINED_WARNING} Pinned {model_id}@{revision[:12]} in the scratch copy only.")
+        pin, pinned = ModelPin(hub_model_id=current_model_id(repo, env), hub_revision=DEFAULT_REVISION), False
+    cache = workdir / "hf-cache"
+    revision = install_standin(pin, cache_dir=cache, build_dir=workdir / "standin")
+    if not pinned:
+        write_pin(repo, env, ModelPin(hub_model_id=pin.hub_model_id, hub_revision=revision))
+    warn(f"preview: {UNTRAINED_WARNING} Serves {pin.hub_model_id}@{revision[:12]} from the scratch copy only.")
+    return cache
 
 
-def _step(argv: list[str]) -> None:
+def _step(argv: list[str], settings: Settings) -> None:
     from hubdeploy.cli import main
 
     log.info("preview: hubdeploy %s", " ".join(argv))
     # the steps' reports go to stderr: stdout is only the comment (`hubdeploy preview ... > comment.md`)
     with contextlib.redirect_stdout(sys.stderr):
-        code = main(argv)
+        code = main(argv, settings=settings)
     if code != 0:
         raise LocalStackError(f"preview: `hubdeploy {' '.join(argv)}` failed", hint="see the error above")
 
@@ -99,27 +91,21 @@ def _step(argv: list[str]) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="hubdeploy-preview-"))
     repo = copy_checkout(settings.repo_root, workdir / "repo")
-    env_vars = {"HUBDEPLOY_ROOT": str(repo), "GITHUB_ACTIONS": "false"}
+    scratch = dataclasses.replace(settings.with_environ(GITHUB_ACTIONS="false"), repo_root=repo)
+    scratch = dataclasses.replace(scratch, in_github_actions=False, github_output=None, github_step_summary=None)
     if not args.use_hub:
-        cache = workdir / "hf-cache"
-        install_standin(repo, args.env, cache)
-        env_vars.update({"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"})
-    with _emulator(args.endpoint_url, workdir) as url:
-        from hubdeploy.infra.emulator.process import FAKE_CREDENTIALS
-
-        env_vars.update({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": url, "AWS_REGION": settings.aws_region})
-        with _environ(env_vars):
-            for argv in (
-                ["bootstrap", "--env", args.env],
-                ["build", "--env", args.env],
-                ["publish", "--env", args.env],
-            ):
-                _step(argv)
-            local = dataclasses.replace(Settings.from_env(), repo_root=repo)
-            root = planfolder.open_root(local, args.env, workdir=workdir / "tf")
-            folder, _doc = planfolder.write_plan_folder(
-                root, workdir / "plan" / args.env, commit=planfolder.current_commit(settings)
-            )
+        cache = use_standin(repo, args.env, workdir)
+        scratch = dataclasses.replace(
+            scratch.with_environ(HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1"), hf_cache_dir=cache, hf_offline=True
+        )
+    with _emulator(args.endpoint_url, workdir, settings) as url:
+        local = emulated_settings(scratch, url, settings.aws_region)
+        for argv in (["bootstrap", "--env", args.env], ["build", "--env", args.env], ["publish", "--env", args.env]):
+            _step(argv, local)
+        root = envroot.open_root(local, args.env, workdir=workdir / "tf")
+        folder, _doc = planfolder.write_plan_folder(
+            root, workdir / "plan" / args.env, commit=planfolder.current_commit(settings)
+        )
     data = folder.comment_input(workflow=planfolder.DEFAULT_WORKFLOW, run_url=None)
     print(render_comment(data))
     if args.full:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy.commands._outputs import read_outputs
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.gitops import rollback
 from hubdeploy.infra import aws
+from hubdeploy.infra.envroot import read_outputs
 from hubdeploy.settings import Settings
 
 

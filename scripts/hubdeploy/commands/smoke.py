@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hubdeploy.commands._outputs import read_outputs
 from hubdeploy.envs import ENVIRONMENTS
-from hubdeploy.gitops import smoke
+from hubdeploy.gitops import auth, smoke
+from hubdeploy.infra.envroot import read_outputs
 from hubdeploy.settings import Settings
 
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sagemaker = aws.client("sagemaker", settings)
     report = smoke.run_smoke(
         target,
-        authorizer=smoke.authorizer_for(target, settings),
+        authorizer=auth.authorizer_for(target.access, settings),
         golden=golden,
         labels=labels,
         expect_labels=args.expect_labels,

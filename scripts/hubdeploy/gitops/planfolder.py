@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hubdeploy.envs import check_env
 from hubdeploy.errors import TerraformError, UsageError
 from hubdeploy.fsutil import atomic_write_bytes, atomic_write_json
+from hubdeploy.gitops import actions
 from hubdeploy.gitops.comment import CommentInput, render_job_summary
 from hubdeploy.gitops.planhash import plan_hash
 from hubdeploy.gitops.plansummary import PlanSummary, summarize
-from hubdeploy.infra import envroot, naming
+from hubdeploy.infra import envroot
 from hubdeploy.infra.tfcli import run_terraform
 from hubdeploy.settings import Settings
 
@@ -33,8 +32,6 @@ PLAN_FILE = "tfplan"
 TEXT_FILE = "plan.txt"
 SUMMARY_FILE = "summary.json"
 DEFAULT_WORKFLOW = "pr"
-# Where emulated runs keep their copy of terraform/ (never the checkout's own roots).
-EMULATED_WORKDIR = Path(".cache") / "hubdeploy-tf"
 
 
 @dataclass(frozen=True)
@@ -64,21 +61,6 @@ class PlanFolder:
             status=status,
             run_url=run_url,
         )
-
-
-def open_root(settings: Settings, env: str, *, workdir: Path | None = None, init: bool = True) -> envroot.EnvRoot:
-    """The env root, initialised against the state bucket (the emulator's when AWS_ENDPOINT_URL is set)."""
-    check_env(env)
-    emulated = settings.aws_endpoint_url
-    if emulated and workdir is None:
-        workdir = settings.repo_root / EMULATED_WORKDIR
-    root = envroot.prepare(settings.repo_root, env, endpoint_url=emulated, workdir=workdir if emulated else None)
-    if init:
-        from hubdeploy.infra import aws
-
-        bucket = naming.state_bucket_name(aws.account_id(settings), settings.aws_region)
-        envroot.init(root, state_bucket=bucket, region=settings.aws_region)
-    return root
 
 
 def write_plan_folder(
@@ -152,18 +134,12 @@ def current_commit(settings: Settings) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else "unknown"
 
 
-def publish_to_actions(folder: PlanFolder, *, workflow: str, run_url: str | None) -> None:
+def publish_to_actions(settings: Settings, folder: PlanFolder, *, workflow: str) -> None:
     """In GitHub Actions: the full plan into the job summary, hash and change flag into step outputs."""
-    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        data = folder.comment_input(workflow=workflow, run_url=run_url)
-        with open(summary_path, "a", encoding="utf-8") as fh:
-            fh.write(render_job_summary(data))
-    output_path = os.environ.get("GITHUB_OUTPUT")
-    if output_path:
-        with open(output_path, "a", encoding="utf-8") as fh:
-            fh.write(f"plan-hash={folder.plan_hash}\n")
-            fh.write(f"has-changes={str(folder.summary.has_changes).lower()}\n")
+    actions.append_summary(
+        settings, render_job_summary(folder.comment_input(workflow=workflow, run_url=settings.github_run_url))
+    )
+    actions.set_outputs(settings, plan_hash=folder.plan_hash, has_changes=folder.summary.has_changes)
 
 
 def check_planfile(folder: PlanFolder) -> Path:

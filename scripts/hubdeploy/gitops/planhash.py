@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from hubdeploy.errors import TerraformError, UsageError
+from hubdeploy.errors import PlanChangedError, UsageError
 from hubdeploy.gitops.plansummary import UNKNOWN, classify, managed_changes, mark_unknown
 
 HASH_VERSION = "v1"
@@ -35,10 +35,6 @@ VOLATILE_ATTRIBUTES = frozenset(
 # Tag keys whose values are run metadata, not desired state: a PR is planned at its merge ref and
 # deployed from the merge commit on main, so a commit tag differs between the two by design.
 VOLATILE_TAG_WORDS = ("commit", "timestamp", "deployedat", "runid", "runurl")
-
-
-class PlanChangedError(TerraformError):
-    """The plan at deploy time is not the plan that was reviewed."""
 
 
 def _norm(key: str) -> str:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hubdeploy.errors import AwsError, HubdeployError, UsageError
+from hubdeploy.errors import AwsError, RollbackError, UsageError
 from hubdeploy.fsutil import atomic_write_json
 from hubdeploy.infra import aws
 
@@ -30,10 +30,6 @@ MODEL_FIELDS = ("PrimaryContainer", "Containers", "InferenceExecutionConfig", "E
 MODEL_FLAGS = ("EnableNetworkIsolation",)
 CONFIG_FIELDS = ("ProductionVariants", "DataCaptureConfig", "KmsKeyId", "AsyncInferenceConfig", "ExplainerConfig")
 VARIANT_DROP = ("CurrentWeight", "DesiredWeight", "CurrentInstanceCount", "DesiredInstanceCount", "DeployedImages")
-
-
-class RollbackError(HubdeployError):
-    """Rolling back the endpoint was impossible or did not finish."""
 
 
 def _not_found(exc: BaseException) -> bool:

@@ -2,16 +2,13 @@
 financial sentences, and check answers, latency, auth, and that the endpoint serves the config Terraform
 just applied.
 
-Authentication is pluggable (`AUTH_MODES`): one function per `auth.mode` of the env root's `auth` output
-turns the outputs into an `Authorizer` that adds headers to each request.
+Authentication (one function per `auth.mode` of the env root's `auth` output) lives in `gitops.auth`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import os
 import statistics
 import time
 import urllib.error
@@ -21,23 +18,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from hubdeploy.errors import HubdeployError, UsageError
-from hubdeploy.settings import Settings
+from hubdeploy.errors import SmokeError, UsageError
+from hubdeploy.gitops.auth import ApiAccess, Authorizer, check_url
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "HUBDEPLOY_API_TOKEN"  # noqa: S105 - a variable name, not a secret; a ready bearer token: skips the mode's own token request
-CLIENT_SECRET_ENV = "HUBDEPLOY_CLIENT_SECRET"  # noqa: S105 - a variable name; Cognito client secret when the outputs do not carry it
-API_KEY_ENV = "HUBDEPLOY_API_KEY"  # API key value when the caller may not read it from API Gateway
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 COLD_START_STATUSES = frozenset({429, 502, 503, 504})
 REQUIRED_OUTPUTS = ("api_url", "endpoint_name", "endpoint_config_name", "auth")
-
-
-class SmokeError(HubdeployError):
-    """The deployed environment failed its smoke test (or could not be tested)."""
 
 
 @dataclass(frozen=True)
@@ -80,12 +69,10 @@ class SmokeTarget:
     def mode(self) -> str:
         return str(self.auth.get("mode") or "none")
 
-
-def _check_url(url: str, what: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
-        return url.rstrip("/")
-    raise SmokeError(f"{what} {url!r} is not an https URL", hint="check the env root's outputs")
+    @property
+    def access(self) -> ApiAccess:
+        """How a client authenticates to this target's API."""
+        return ApiAccess(env=self.env, auth=self.auth, client_secret=self.client_secret)
 
 
 def target_from_outputs(env: str, outputs: Mapping[str, Any]) -> SmokeTarget:
@@ -102,142 +89,12 @@ def target_from_outputs(env: str, outputs: Mapping[str, Any]) -> SmokeTarget:
     secret = outputs.get("auth_client_secret") or outputs.get("client_secret")
     return SmokeTarget(
         env=env,
-        api_url=_check_url(str(outputs["api_url"]), "api_url"),
+        api_url=check_url(str(outputs["api_url"]), "api_url"),
         endpoint_name=str(outputs["endpoint_name"]),
         endpoint_config_name=str(outputs["endpoint_config_name"]),
         auth=dict(auth),
         client_secret=str(secret) if secret else None,
     )
-
-
-# -- authentication ------------------------------------------------------------------------------
-
-
-class Authorizer(Protocol):
-    def headers(self, method: str, url: str, body: bytes) -> dict[str, str]: ...
-
-
-@dataclass(frozen=True)
-class StaticHeaders:
-    """Same headers on every request (bearer token, API key, or none)."""
-
-    values: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
-        return dict(self.values)
-
-
-@dataclass(frozen=True)
-class SigV4:
-    """IAM auth: each request signed for execute-api with the caller's AWS credentials."""
-
-    region: str
-
-    def headers(self, method: str, url: str, body: bytes) -> dict[str, str]:
-        import boto3
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        credentials = boto3.session.Session().get_credentials()
-        if credentials is None:
-            raise SmokeError("auth mode iam needs AWS credentials", hint="configure AWS credentials (OIDC in CI)")
-        request = AWSRequest(method=method, url=url, data=body, headers={"Content-Type": "application/json"})
-        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self.region).add_auth(request)
-        return dict(request.headers.items())
-
-
-AuthFactory = Callable[[SmokeTarget, Settings], Authorizer]
-AUTH_MODES: dict[str, AuthFactory] = {}
-
-
-def auth_mode(name: str) -> Callable[[AuthFactory], AuthFactory]:
-    """Register how to authenticate for an `auth.mode` value."""
-
-    def register(factory: AuthFactory) -> AuthFactory:
-        AUTH_MODES[name] = factory
-        return factory
-
-    return register
-
-
-def _mask(settings: Settings, secret: str) -> None:
-    if settings.in_github_actions and secret:
-        print(f"::add-mask::{secret}", flush=True)  # GitHub hides it in every later log line
-
-
-@auth_mode("none")
-def _none(target: SmokeTarget, settings: Settings) -> Authorizer:
-    return StaticHeaders()
-
-
-@auth_mode("cognito")
-def _cognito(target: SmokeTarget, settings: Settings) -> Authorizer:
-    """OAuth2 client-credentials token from the pool's domain (the machine client)."""
-    token_url = target.auth.get("token_url")
-    client_id = target.auth.get("client_id")
-    secret = target.client_secret or os.environ.get(CLIENT_SECRET_ENV)
-    if not (token_url and client_id and secret):
-        raise SmokeError(
-            f"{target.env}: auth mode cognito needs token_url, client_id and the client secret",
-            hint=f"check the auth and client_secret outputs, or set {CLIENT_SECRET_ENV} / {TOKEN_ENV}",
-        )
-    _mask(settings, secret)
-    form = {"grant_type": "client_credentials", "client_id": str(client_id)}
-    if target.auth.get("scope"):
-        form["scope"] = str(target.auth["scope"])
-    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    request = urllib.request.Request(  # noqa: S310 - https (or loopback in tests) checked above
-        _check_url(str(token_url), "auth.token_url"),
-        data=urllib.parse.urlencode(form).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
-            token = json.loads(resp.read())["access_token"]
-    except urllib.error.HTTPError as exc:
-        raise SmokeError(
-            f"{target.env}: the Cognito token endpoint refused the client-credentials request ({exc.code})",
-            hint="check the machine client's id/secret and that it allows the client_credentials flow",
-        ) from None
-    except (urllib.error.URLError, OSError, KeyError, json.JSONDecodeError) as exc:
-        raise SmokeError(f"{target.env}: no token from {token_url} ({exc})", hint="check auth.token_url") from None
-    _mask(settings, token)
-    return StaticHeaders({"Authorization": f"Bearer {token}"})
-
-
-@auth_mode("api_key")
-def _api_key(target: SmokeTarget, settings: Settings) -> Authorizer:
-    value = os.environ.get(API_KEY_ENV)
-    if not value:
-        key_id = target.auth.get("api_key_id")
-        if not key_id:
-            raise SmokeError(f"{target.env}: auth mode api_key but no api_key_id output", hint=f"set {API_KEY_ENV}")
-        from hubdeploy.infra import aws
-
-        with aws.aws_errors("read the API key (apigateway get-api-key)"):
-            value = aws.client("apigateway", settings).get_api_key(apiKey=key_id, includeValue=True)["value"]
-    _mask(settings, value)
-    return StaticHeaders({"x-api-key": value})
-
-
-@auth_mode("iam")
-def _iam(target: SmokeTarget, settings: Settings) -> Authorizer:
-    return SigV4(region=settings.aws_region)
-
-
-def authorizer_for(target: SmokeTarget, settings: Settings) -> Authorizer:
-    """The authorizer for the target's mode; HUBDEPLOY_API_TOKEN overrides any mode."""
-    token = os.environ.get(TOKEN_ENV)
-    if token:
-        _mask(settings, token)
-        return StaticHeaders({"Authorization": f"Bearer {token}"})
-    factory = AUTH_MODES.get(target.mode)
-    if factory is None:
-        raise SmokeError(
-            f"{target.env}: unknown auth mode {target.mode!r}", hint=f"known modes: {', '.join(sorted(AUTH_MODES))}"
-        )
-    return factory(target, settings)
 
 
 # -- checks --------------------------------------------------------------------------------------

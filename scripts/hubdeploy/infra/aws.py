@@ -37,13 +37,31 @@ NO_BUCKET_CODES = frozenset({"NoSuchBucket"})
 MAX_ATTEMPTS = 4
 
 
+def session(settings: Settings) -> Any:
+    """A boto3 session with the credentials of `settings.environ`: its profile, else its static keys, else
+    boto3's own chain (web identity, instance role). Not the process environment: the local stack and
+    `preview` run with the emulator's fake keys while the process may hold a user's real ones."""
+    import boto3
+
+    env = settings.environ
+    if env.get("AWS_PROFILE"):
+        return boto3.session.Session(profile_name=env["AWS_PROFILE"], region_name=settings.aws_region)
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+            region_name=settings.aws_region,
+        )
+    return boto3.session.Session(region_name=settings.aws_region)
+
+
 def client(service: str, settings: Settings, **kwargs: Any) -> Any:
     """A boto3 client for `service` in the settings' region, pointed at the emulator when one is set."""
-    import boto3
     from botocore.config import Config
 
     config = Config(retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"}, user_agent_extra="hubdeploy")
-    return boto3.session.Session().client(
+    return session(settings).client(
         service,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,

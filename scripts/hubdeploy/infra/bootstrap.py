@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from hubdeploy.errors import AwsError
 from hubdeploy.infra import aws, naming
+from hubdeploy.settings import ARTIFACT_BUCKET_VAR, STATE_BUCKET_VAR
 
 if TYPE_CHECKING:
     from hubdeploy.settings import Settings
@@ -88,8 +89,7 @@ def _exists(s3: Any, bucket: str) -> bool:
         if aws.is_code(exc, "403", "AccessDenied"):
             raise AwsError(
                 f"bucket {bucket} exists but is not accessible to these credentials (another account's?)",
-                hint=f"bucket names are global: choose another with {naming.STATE_BUCKET_VAR}/"
-                f"{naming.ARTIFACT_BUCKET_VAR}",
+                hint=f"bucket names are global: choose another with {STATE_BUCKET_VAR}/{ARTIFACT_BUCKET_VAR}",
             ) from None
         raise
 
@@ -103,8 +103,8 @@ def ensure_bucket(s3: Any, bucket: str, *, region: str, purpose: str) -> BucketR
             if _tags(s3, bucket).get(owner_key) != owner_value:
                 raise AwsError(
                     f"bucket {bucket} exists but was not created by hubdeploy (no {owner_key}={owner_value} tag)",
-                    hint=f"leave it alone and pick another name ({naming.STATE_BUCKET_VAR}/"
-                    f"{naming.ARTIFACT_BUCKET_VAR}), or tag it if it really is yours",
+                    hint=f"leave it alone and pick another name ({STATE_BUCKET_VAR}/"
+                    f"{ARTIFACT_BUCKET_VAR}), or tag it if it really is yours",
                 )
             log.info("%s bucket %s exists and is ours: checking its settings", purpose, bucket)
         else:
@@ -172,8 +172,8 @@ def bootstrap(
     """Ensure both buckets exist, ours and hardened. Names default to naming.* for this account/region."""
     if state_bucket is None or artifact_bucket is None:
         account = aws.account_id(settings)
-        state_bucket = state_bucket or naming.state_bucket_name(account, settings.aws_region)
-        artifact_bucket = artifact_bucket or naming.artifact_bucket_name(account, settings.aws_region)
+        state_bucket = state_bucket or naming.state_bucket_name(settings, account)
+        artifact_bucket = artifact_bucket or naming.artifact_bucket_name(settings, account)
     s3 = aws.client("s3", settings)
     # The same policy goes on in the emulator: its shim (emulator/shims.py) stands in for AWS's HTTPS endpoints.
     state = ensure_bucket(s3, state_bucket, region=settings.aws_region, purpose="state")

@@ -2,15 +2,16 @@
 
 Typical use (CI, the local stack, tests)::
 
-    root = tfrun.prepare(repo_root, "dev")                                # real AWS: runs in place
-    root = tfrun.prepare(repo_root, "dev", endpoint_url=emu.endpoint_url,  # emulator: a work copy
+    root = envroot.prepare(repo_root, "dev", environ=settings.environ)     # real AWS: runs in place
+    root = envroot.prepare(repo_root, "dev", environ=settings.environ,      # emulator: a work copy
+                           endpoint_url=emu.endpoint_url,
                          workdir=tmp / "tf")
-    tfrun.init(root, state_bucket="hubdeploy-tfstate-...", region="us-east-1")
-    plan = tfrun.plan(root)                   # Plan(path, has_changes)
-    doc = tfrun.show_json(root, plan.path)    # `terraform show -json` of the plan
-    tfrun.apply(root, plan.path)
-    outputs = tfrun.output_json(root)         # {"api_url": ..., "endpoint_name": ..., ...}
-    tfrun.destroy(root)
+    envroot.init(root, state_bucket="hubdeploy-tfstate-...", region="us-east-1")
+    plan = envroot.plan(root)                   # Plan(path, has_changes)
+    doc = envroot.show_json(root, plan.path)    # `terraform show -json` of the plan
+    envroot.apply(root, plan.path)
+    outputs = envroot.output_json(root)         # {"api_url": ..., "endpoint_name": ..., ...}
+    envroot.destroy(root)
 
 Every call goes through `hubdeploy.infra.tfcli.run_terraform` with the generated CLI config (offline
 provider mirror when the machine has one).
@@ -24,18 +25,23 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubdeploy.envs import check_env
 from hubdeploy.errors import TerraformError, UsageError
 from hubdeploy.infra.emulator.override import WORKDIR_MARKER, write_override
 from hubdeploy.infra.tfcli import run_terraform, terraform_env
 
+if TYPE_CHECKING:
+    from hubdeploy.settings import Settings
+
 log = logging.getLogger(__name__)
 
 # Files a work copy must not inherit from the checkout (state, caches, someone's overrides).
 COPY_IGNORE = shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan", "*_override.tf", "*_override.tf.json")
 PLAN_FILE = "hubdeploy.tfplan"
+# Where emulated runs keep their copy of terraform/ (never the checkout's own roots).
+EMULATED_WORKDIR = Path(".cache") / "hubdeploy-tf"
 EXTRA_VARS_FILE = "hubdeploy-extra.tfvars.json"
 
 
@@ -66,6 +72,7 @@ def prepare(
     repo_root: Path,
     env: str,
     *,
+    environ: Mapping[str, str],
     endpoint_url: str | None = None,
     workdir: Path | None = None,
     tfvars: Mapping[str, Any] | None = None,
@@ -76,6 +83,7 @@ def prepare(
     Args:
         repo_root: checkout (or scratch copy) holding `terraform/`.
         env: dev, staging or prod.
+        environ: the environment terraform inherits (Settings.environ).
         endpoint_url: the emulator's URL. When given, `terraform/` is copied into `workdir` (again
             on every call, keeping `.terraform/`), and the copy gets the emulator override and
             tfvars; the checkout is never touched.
@@ -92,7 +100,7 @@ def prepare(
         raise UsageError(
             f"no Terraform root at {source / 'envs' / env}", hint="run hubdeploy from a hubdeploy checkout"
         )
-    process_env = terraform_env(repo_root, extra_env)
+    process_env = terraform_env(repo_root, environ, extra_env)
     if endpoint_url is None:
         return EnvRoot(env=env, path=source / "envs" / env, repo_root=repo_root, tf_env=process_env)
     if workdir is None:
@@ -236,3 +244,36 @@ def resource_changes(plan_doc: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
         address = change["address"] + (f" (deposed {change['deposed']})" if change.get("deposed") else "")
         changes[address] = actions
     return changes
+
+
+def open_root(settings: Settings, env: str, *, workdir: Path | None = None, initialise: bool = True) -> EnvRoot:
+    """The env root, initialised against the state bucket (the emulator's when AWS_ENDPOINT_URL is set)."""
+    check_env(env)
+    emulated = settings.aws_endpoint_url
+    if emulated and workdir is None:
+        workdir = settings.repo_root / EMULATED_WORKDIR
+    root = prepare(
+        settings.repo_root, env, environ=settings.environ, endpoint_url=emulated, workdir=workdir if emulated else None
+    )
+    if initialise:
+        from hubdeploy.infra import aws, naming
+
+        bucket = naming.state_bucket_name(settings, aws.account_id(settings))
+        init(root, state_bucket=bucket, region=settings.aws_region)
+    return root
+
+
+def read_outputs(settings: Settings, env: str, outputs_json: Path | None) -> dict[str, Any]:
+    """`terraform output -json` values of `env` (unwrapped), or those saved in `outputs_json`."""
+    if outputs_json is None:
+        return output_json(open_root(settings, env))
+    try:
+        raw = json.loads(outputs_json.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            f"cannot read outputs from {outputs_json} ({exc})", hint="save `terraform output -json`"
+        ) from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{outputs_json} is not a JSON object", hint="save `terraform output -json`")
+    # `terraform output -json` wraps each value: {"name": {"value": ..., "sensitive": ..., "type": ...}}
+    return {k: v["value"] if isinstance(v, dict) and "value" in v and "type" in v else v for k, v in raw.items()}

@@ -1,30 +1,29 @@
 """Names of shared AWS resources: the one source of truth for buckets and state keys.
 
-Terraform roots hard-code only their own state key (`envs/<env>/terraform.tfstate`, see
-`state_key`); bucket names reach Terraform through `-backend-config` and the generated
-artifacts tfvars file.
+Bucket names reach Terraform through `-backend-config` and the generated artifacts tfvars file; the
+state key of an environment reaches it through `-backend-config=key=...` (`state_key`).
 """
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
-# Overrides for users whose naming rules differ (set as GitHub repository variables in CI).
-STATE_BUCKET_VAR = "HUBDEPLOY_STATE_BUCKET"
-ARTIFACT_BUCKET_VAR = "HUBDEPLOY_ARTIFACT_BUCKET"
+if TYPE_CHECKING:
+    from hubdeploy.settings import Settings
+
 OWNER_TAG = ("hubdeploy:managed-by", "hubdeploy")  # marks buckets hubdeploy created (bootstrap refuses others)
 
 
-def state_bucket_name(account_id: str, region: str) -> str:
-    """Bucket for Terraform state of every environment (one key per env)."""
-    return os.environ.get(STATE_BUCKET_VAR) or f"hubdeploy-tfstate-{account_id}-{region}"
+def state_bucket_name(settings: Settings, account_id: str) -> str:
+    """Bucket for Terraform state of every environment (one key per env); HUBDEPLOY_STATE_BUCKET overrides."""
+    return settings.state_bucket or f"hubdeploy-tfstate-{account_id}-{settings.aws_region}"
 
 
-def artifact_bucket_name(account_id: str, region: str) -> str:
+def artifact_bucket_name(settings: Settings, account_id: str) -> str:
     """Bucket for model.tar.gz and lambda.zip; shared by envs so a promotion reuses the same bytes."""
-    return os.environ.get(ARTIFACT_BUCKET_VAR) or f"hubdeploy-artifacts-{account_id}-{region}"
+    return settings.artifact_bucket or f"hubdeploy-artifacts-{account_id}-{settings.aws_region}"
 
 
 def state_key(env: str) -> str:
-    """S3 key of an environment's Terraform state (must match the root's backend block)."""
+    """S3 key of an environment's Terraform state."""
     return f"envs/{env}/terraform.tfstate"

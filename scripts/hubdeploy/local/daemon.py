@@ -72,6 +72,8 @@ def serve(config: DaemonConfig) -> int:
             region=config.region,
             endpoint_url=config.aws_endpoint_url,
         ).start(port=config.runtime_port)
+        # This process plays the Lambda runtime, whose environment is the process's: the handler's boto3
+        # reads the SageMaker runtime endpoint from there, as it would read AWS's in a real function.
         os.environ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"] = runtime.url
         session = boto3.session.Session(region_name=config.region)
         s3 = session.client("s3", endpoint_url=config.aws_endpoint_url)

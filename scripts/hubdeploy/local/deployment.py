@@ -11,18 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from hubdeploy.errors import DeploymentFault
+
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 S3_URL = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+)$")
-
-
-class DeploymentFault(Exception):
-    """The control plane does not describe a servable endpoint (InvokeEndpoint's error code + message)."""
-
-    def __init__(self, code: str, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)

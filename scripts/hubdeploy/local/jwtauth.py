@@ -15,11 +15,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from hubdeploy.errors import TokenRejected
+
 log = logging.getLogger(__name__)
-
-
-class TokenRejected(Exception):
-    """The token is missing, malformed, forged, expired, or not for this API. The message says which."""
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from hubdeploy.errors import ArtifactError
+from hubdeploy.errors import ArtifactError, RuntimeFault
 from hubdeploy.local.artifacts import fetch_model_artifact
 from hubdeploy.local.deployment import Deployment, DeploymentFault, expected_sha256, resolve_deployment
 from hubdeploy.local.httpserve import BackgroundServer, QuietHandler
@@ -34,20 +34,6 @@ log = logging.getLogger(__name__)
 INVOKE_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
 ARTIFACT_HEADER = "X-Hubdeploy-Artifact-Sha256"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time InvokeEndpoint payload limit
-
-
-class RuntimeFault(Exception):
-    """An InvokeEndpoint error: code (SageMaker's error shape name), HTTP status, message, extra fields."""
-
-    def __init__(self, code: str, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.message = message
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        return {"ErrorCode": self.code, "Message": self.message, **self.extra}
 
 
 @dataclass

@@ -20,16 +20,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
+from hubdeploy.errors import OAuthError
+
 SECONDS_PER_UNIT = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
-
-
-class OAuthError(Exception):
-    """An RFC 6749 error answer: `error` code and HTTP status."""
-
-    def __init__(self, error: str, status: int = 400) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
 
 
 def _pool_signing_key() -> Any:

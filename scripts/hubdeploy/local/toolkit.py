@@ -18,16 +18,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubdeploy.errors import ModelLoadError
+
 log = logging.getLogger(__name__)
 DEFAULT_PROGRAM = "inference.py"
 # Environment variables a SageMaker model container may set that the toolkit reads at import/initialize.
 _SET_BY_US: set[str] = set()
 _ENV_LOCK = threading.Lock()
 _CODE_DIRS: set[str] = set()  # `code` folders the toolkit put on sys.path
-
-
-class ModelLoadError(Exception):
-    """The toolkit could not initialise the model (bad code/inference.py, missing files, ...)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -9,10 +10,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from hubdeploy.errors import LocalStackError
+from hubdeploy.settings import Settings
 
+SERVER_MODULE = "hubdeploy.infra.emulator.server"  # also how a pid is recognised as our emulator
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -20,11 +24,34 @@ FAKE_CREDENTIALS = {
 }
 
 
+def emulated_settings(settings: Settings, endpoint_url: str, region: str) -> Settings:
+    """`settings` pointed at the emulator: its URL, the fake credentials, no profile, for this process's
+    clients and every child's environment. The process environment itself is left as it was."""
+    local = settings.with_environ(
+        **FAKE_CREDENTIALS,
+        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_REGION=region,
+        AWS_DEFAULT_REGION=region,
+        AWS_PROFILE=None,
+        AWS_DEFAULT_PROFILE=None,
+    )
+    return dataclasses.replace(local, aws_endpoint_url=endpoint_url, aws_region=region)
+
+
 class Emulator:
     """A moto_server child process on 127.0.0.1. Use as a context manager or call stop()."""
 
-    def __init__(self, *, port: int = 0, log_path: Path | None = None, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        log_path: Path | None = None,
+        startup_timeout: float = 60.0,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """`environ`: the child's environment (None: this process's, as subprocess inherits it)."""
         self.port = port
+        self.environ = environ
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
@@ -45,7 +72,7 @@ class Emulator:
             ],
             stdout=log_fh,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+            env=dict(self.environ) if self.environ is not None else None,
             start_new_session=True,  # Ctrl-C in the parent's terminal is ours to handle, not the child's
         )
         deadline = time.monotonic() + self.startup_timeout
@@ -62,16 +89,6 @@ class Emulator:
         self.endpoint_url = ready.read_text().strip()
         ready.unlink()
         return self
-
-    def is_healthy(self) -> bool:
-        """True when the child is alive and answers HTTP."""
-        if not self.process or self.process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(self.endpoint_url + "/moto-api/", timeout=5):  # noqa: S310 - loopback
-                return True
-        except OSError:
-            return False
 
     def reset(self) -> None:
         """Drop every emulated resource (moto's reset API)."""
@@ -101,3 +118,12 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def answers(url: str) -> bool:
+    """True when an emulator at `url` answers HTTP (moto's management API)."""
+    try:
+        with urllib.request.urlopen(url + "/moto-api/", timeout=5):  # noqa: S310 - loopback
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,365 @@
+"""`hubdeploy local up`: the whole pipeline on one machine, from the model pin to an HTTP answer.
+
+The production path against the AWS emulator: emulator -> bootstrap -> fetch -> build -> publish ->
+terraform plan/apply (the real env root, through the emulator override, in a work copy) -> serve the
+endpoint and the API -> ask sample sentences and run the deploy smoke test. Every step gets Settings
+pointed at the emulator (`emulator.process.emulated_settings`); the process environment is never changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from hubdeploy.checkout import copy_checkout
+from hubdeploy.envs import ModelPin, check_env, read_pin
+from hubdeploy.errors import LocalStackError
+from hubdeploy.fsutil import atomic_write_json
+from hubdeploy.infra.emulator.process import emulated_settings
+from hubdeploy.local import services
+from hubdeploy.local.access import client_headers, client_settings, curl_command
+from hubdeploy.local.daemon import DaemonConfig
+from hubdeploy.local.layout import Paths
+from hubdeploy.local.modelsource import ModelSource, choose_model_source, print_untrained_warning
+from hubdeploy.local.processes import free_port_of, http_json, locked, read_json
+from hubdeploy.local.status import status_of
+from hubdeploy.settings import Settings
+
+SAMPLES: tuple[str, ...] = (
+    "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn in the corresponding period in 2007.",
+    "The company's net sales decreased by 5.2% and it swung to a pre-tax loss.",
+    "The annual general meeting will be held in Helsinki on Tuesday.",
+)
+Out = Callable[[str], None]
+
+
+class Progress:
+    """`[n/N] step ...` lines with the time each step took, on stdout."""
+
+    def __init__(self, total: int, *, out: Out = print) -> None:
+        self.total = total
+        self.n = 0
+        self.out = out
+        self.started = time.monotonic()
+
+    @contextlib.contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        self.n += 1
+        self.out(f"[{self.n}/{self.total}] {title} ...")
+        t0 = time.monotonic()
+        yield
+        self.out(f"      done in {time.monotonic() - t0:.1f}s")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Requested ports (0 = any free one)."""
+
+    api: int = 0
+    runtime: int = 0
+    emulator: int = 0
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What terraform apply left in the emulator, from the env root's outputs."""
+
+    outputs: dict[str, Any]
+    api_url: str
+    endpoint_name: str
+    auth: dict[str, Any]
+    client_secret: str | None
+
+    @classmethod
+    def of(cls, outputs: dict[str, Any]) -> Deployed:
+        try:
+            return cls(
+                outputs=outputs,
+                api_url=outputs["api_url"],
+                endpoint_name=outputs["endpoint_name"],
+                auth=dict(outputs.get("auth") or {}),
+                client_secret=outputs.get("auth_client_secret"),
+            )
+        except KeyError as exc:
+            raise LocalStackError(
+                f"terraform: the env root has no output {exc}",
+                hint="the root must output api_url, endpoint_name and auth",
+            ) from None
+
+
+def up(
+    settings: Settings,
+    *,
+    env: str = "dev",
+    api_port: int = 0,
+    runtime_port: int = 0,
+    emulator_port: int = 0,
+    samples: bool = True,
+    out: Out = print,
+) -> dict[str, Any]:
+    """Run the pipeline against the emulator and serve the result; return what `status` reports."""
+    check_env(env)
+    paths = Paths.of(settings.repo_root)
+    with locked(paths.root, paths.lock):
+        ports = Ports(api=api_port, runtime=runtime_port, emulator=emulator_port)
+        return _up(settings, paths, env=env, ports=ports, samples=samples, out=out)
+
+
+def _up(settings: Settings, paths: Paths, *, env: str, ports: Ports, samples: bool, out: Out) -> dict[str, Any]:
+    from hubdeploy.artifacts import build as artifact_build
+    from hubdeploy.artifacts import publish
+    from hubdeploy.infra import bootstrap
+
+    progress = Progress(9 if samples else 8, out=out)
+    out(f"hubdeploy local up --env {env}: the pipeline against an emulated AWS on 127.0.0.1 (files in {paths.root})")
+    with progress.step("emulator (moto_server on 127.0.0.1)"):
+        endpoint_url, fresh = services.ensure_emulator(paths, settings, port=ports.emulator, out=out)
+        # From here on every client and child talks only to the emulator, never to a real account.
+        local = emulated_settings(settings, endpoint_url, settings.aws_region)
+        if fresh:
+            shutil.rmtree(paths.tf_work, ignore_errors=True)  # its .terraform points at a dead emulator's state
+    with progress.step("bootstrap: state and artifact buckets"):
+        boot = bootstrap.bootstrap(local)
+        out(f"      state bucket {boot.state.name}, artifact bucket {boot.artifacts.name}")
+    mirror = copy_checkout(settings.repo_root, paths.mirror)
+    local = dataclasses.replace(local, repo_root=mirror)
+    pin = read_pin(mirror, env)
+    with progress.step(f"fetch: {pin.hub_model_id}@{pin.hub_revision}"):
+        source = choose_model_source(pin, settings)
+        local = _use_model(local, paths, pin, source, out=out)
+        fetched, _ = artifact_build.fetch(local, env=env)
+        out(f"      {len(fetched.manifest.files)} files at revision {fetched.manifest.hub_revision}")
+    with progress.step("build: model.tar.gz + lambda.zip (byte-reproducible)"):
+        built = artifact_build.build(local, env=env, out_dir=paths.build / env)
+        for artifact in (built.model, built.lambda_zip):
+            out(f"      {artifact.path.name}: sha256 {artifact.sha256[:16]}...")
+    with progress.step("publish: upload to the artifact bucket (idempotent)"):
+        commit = publish.git_commit(settings.repo_root, settings)
+        published = publish.publish(
+            local, env=env, artifacts_dir=paths.build / env, bucket=boot.artifacts.name, commit=commit
+        )
+        for item in (published.model, published.lambda_zip):
+            what = "uploaded" if item.bytes_uploaded else "already published, nothing uploaded"
+            out(f"      {item.url} ({what})")
+    deployed = _plan_and_apply(local, paths, env, state_bucket=boot.state.name, progress=progress, out=out)
+    with progress.step("serve: local SageMaker runtime + API Gateway (background daemon)"):
+        daemon, served = _serve(local, paths, deployed, published, ports=ports, out=out)
+    state = {
+        "env": env,
+        "api_url": daemon["api_url"],
+        "runtime_url": daemon["runtime_url"],
+        "token_url": daemon.get("token_url"),
+        "aws_endpoint_url": endpoint_url,
+        "region": local.aws_region,
+        "deployed_api_url": deployed.api_url,
+        "endpoint_name": deployed.endpoint_name,
+        "auth": deployed.auth,
+        "client_secret": deployed.client_secret,
+        "model_source": source.kind,
+        "standin_size": source.size if source.kind == "standin" else None,
+        "hub_model_id": pin.hub_model_id,
+        "hub_revision": fetched.manifest.hub_revision,
+        "artifact_sha256": served["artifact_sha256"],
+        "model_data_url": served["model_data_url"],
+        "logs": str(paths.logs),
+    }
+    atomic_write_json(paths.stack, state)
+    os.chmod(paths.stack, 0o600)  # holds the emulated pool's client secret
+    headers = client_headers(settings, state)
+    if samples:
+        with progress.step("ask: sample sentences through POST /sentiment, then the post-deploy smoke test"):
+            ask_samples(daemon["api_url"], headers, out=out, standin=source.kind == "standin")
+            smoke_local(settings, state, deployed.outputs, expect_labels=source.kind == "hub", out=out)
+    _print_summary(env, state, headers, progress=progress, standin=source.kind == "standin", out=out)
+    return {**status_of(settings, paths, quiet=True), "auth_header": headers.get("Authorization")}
+
+
+def _use_model(local: Settings, paths: Paths, pin: ModelPin, source: ModelSource, *, out: Out) -> Settings:
+    """Settings that fetch `source`: for a stand-in, the private HF cache it is installed in, offline."""
+    if source.kind != "standin":
+        out(f"      real model: {source.detail}")
+        return local
+    from hubdeploy.artifacts.standin import install_standin
+
+    print_untrained_warning(out, source.size)
+    revision = install_standin(pin, cache_dir=paths.hf_cache, build_dir=paths.standin, size=source.size)
+    out(f"      stand-in ({source.size}; {source.detail})")
+    out(f"      installed in the private cache {paths.hf_cache} as {pin.hub_model_id}@{revision[:12]}")
+    local = local.with_environ(HF_HUB_CACHE=str(paths.hf_cache), HF_HUB_OFFLINE="1")
+    return dataclasses.replace(local, hf_cache_dir=paths.hf_cache, hf_offline=True)
+
+
+def _plan_and_apply(
+    local: Settings, paths: Paths, env: str, *, state_bucket: str, progress: Progress, out: Out
+) -> Deployed:
+    from hubdeploy.infra import envroot
+
+    assert local.aws_endpoint_url is not None
+    with progress.step(f"terraform plan: terraform/envs/{env} against the emulator"):
+        root = envroot.prepare(
+            local.repo_root,
+            env,
+            environ=local.environ,
+            endpoint_url=local.aws_endpoint_url,
+            workdir=paths.tf_work / env,
+        )
+        envroot.init(root, state_bucket=state_bucket, region=local.aws_region)
+        plan = envroot.plan(root)
+        out("      --- the plan summary the PR comment would show ---")
+        for line in plan_summary_text(envroot.show_json(root, plan.path)).splitlines():
+            out(f"      {line}")
+    with progress.step("terraform apply"):
+        if plan.has_changes:
+            envroot.apply(root, plan.path)
+        else:
+            out("      nothing to apply")
+        deployed = Deployed.of(envroot.output_json(root))
+        out(
+            f"      endpoint {deployed.endpoint_name}, API {deployed.api_url} "
+            f"(auth: {deployed.auth.get('mode', 'none')})"
+        )
+    return deployed
+
+
+def _serve(
+    local: Settings, paths: Paths, deployed: Deployed, published: Any, *, ports: Ports, out: Out
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Re)start the daemon for what was deployed; wait until it serves the artifact just published."""
+    assert local.aws_endpoint_url is not None
+    previous = read_json(paths.daemon) or {}
+    if services.stop_daemon(paths):
+        out("      stopped the servers of the previous `up`")
+    # Keep the URLs of the previous `up` (a curl command from before keeps working) unless told otherwise.
+    config = DaemonConfig(
+        state_dir=str(paths.root),
+        ready_file=str(paths.daemon_ready),
+        aws_endpoint_url=local.aws_endpoint_url,
+        region=local.aws_region,
+        endpoint_name=deployed.endpoint_name,
+        api_url=deployed.api_url,
+        lambda_bucket=published.artifacts.artifact_bucket,
+        lambda_key=published.artifacts.lambda_s3_key,
+        auth_mode=str(deployed.auth.get("mode", "none")),
+        client_ids=tuple([deployed.auth["client_id"]] if deployed.auth.get("client_id") else []),
+        runtime_port=ports.runtime or free_port_of(previous.get("runtime_url")),
+        api_port=ports.api or free_port_of(previous.get("api_url")),
+    )
+    daemon = services.start_daemon(paths, config, local)
+    out(f"      runtime {daemon['runtime_url']}, API {daemon['api_url']}; loading the deployed model ...")
+    status, served = http_json("POST", daemon["runtime_url"] + "/local/refresh", timeout=600)
+    if status != 200:
+        message = served.get("Message") if isinstance(served, dict) else served
+        raise LocalStackError(
+            f"runtime: endpoint {deployed.endpoint_name} cannot serve: {message}",
+            hint=f"see {paths.logs / 'daemon.log'}; fix, then hubdeploy local up (or: hubdeploy local down)",
+        )
+    if served["artifact_sha256"] != published.model.sha256:
+        raise LocalStackError(
+            f"runtime: serves artifact {served['artifact_sha256'][:12]}, not the one just published "
+            f"({published.model.sha256[:12]})",
+            hint="re-run hubdeploy local up",
+        )
+    out(f"      serving {served['model_data_url']} (sha256 {served['artifact_sha256'][:16]}...)")
+    return daemon, served
+
+
+def _print_summary(
+    env: str, state: dict[str, Any], headers: dict[str, str], *, progress: Progress, standin: bool, out: Out
+) -> None:
+    out("")
+    out(f"Local stack for {env} is up in {progress.elapsed():.0f}s.")
+    out(f"  API:        POST {state['api_url']}/sentiment   (auth: {state['auth'].get('mode', 'none')})")
+    out(f"  runtime:    {state['runtime_url']}  (boto3: AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME={state['runtime_url']})")
+    out(f"  emulator:   {state['aws_endpoint_url']}  (AWS_ENDPOINT_URL for boto3 / the AWS CLI, fake credentials)")
+    if state.get("token_url"):
+        out(f"  token URL:  {state['token_url']}  (Cognito client-credentials grant for the emulated pool)")
+    out("Try it:")
+    out("  " + curl_command(state["api_url"], headers))
+    out("  (a fresh token any time: hubdeploy local status --json)")
+    out("Stop everything: hubdeploy local down")
+    if standin:
+        out("Reminder: the model is an UNTRAINED stand-in; its labels are noise.")
+
+
+def plan_summary_text(plan_doc: dict[str, Any]) -> str:
+    """What the PR comment shows for this plan: the summary line, the model table, the warnings."""
+    from hubdeploy.gitops.comment import model_table_md, warnings_md
+    from hubdeploy.gitops.plansummary import summarize
+
+    summary = summarize(plan_doc)
+    parts = [f"Plan: {summary.line()}", model_table_md(summary)]
+    if summary.warnings:
+        parts.append(warnings_md(summary))
+    return "\n".join(parts)
+
+
+def ask_samples(api_url: str, headers: dict[str, str], *, out: Out, standin: bool) -> None:
+    """Send the sample sentences (one by one, then as one batch) and print the answers."""
+    for text in SAMPLES:
+        status, answer = http_json("POST", f"{api_url}/sentiment", body={"text": text}, headers=headers)
+        if status != 200:
+            raise LocalStackError(
+                f"api: POST /sentiment answered {status}: {answer}", hint="see .local/logs/daemon.log"
+            )
+        out(f"      {_first_label(answer):>10}  {text}")
+    status, answer = http_json("POST", f"{api_url}/sentiment", body={"texts": list(SAMPLES)}, headers=headers)
+    if status != 200:
+        raise LocalStackError(
+            f"api: batch POST /sentiment answered {status}: {answer}", hint="see .local/logs/daemon.log"
+        )
+    out(f"      batch of {len(SAMPLES)}: {json.dumps(answer)[:300]}")
+    if standin:
+        out("      (UNTRAINED stand-in: these labels are noise)")
+
+
+def smoke_local(
+    settings: Settings, state: dict[str, Any], outputs: dict[str, Any], *, expect_labels: bool, out: Out
+) -> None:
+    """Run the smoke test the deploy workflow runs after an apply (`hubdeploy smoke`) against the local
+    API: the same token flow (against the local token endpoint), golden sentences, endpoint checks."""
+    from hubdeploy.gitops import auth, smoke
+    from hubdeploy.infra import aws
+
+    access = dict(state["auth"])
+    if state.get("token_url"):
+        access["token_url"] = state["token_url"]  # the pool domain's token endpoint, served locally
+    target = smoke.target_from_outputs(
+        state["env"],
+        {**outputs, "api_url": state["api_url"], "auth": access, "auth_client_secret": state.get("client_secret")},
+    )
+    local = client_settings(settings, state)
+    golden, labels = smoke.load_golden()
+    report = smoke.run_smoke(
+        target,
+        authorizer=auth.authorizer_for(target.access, local),
+        golden=golden,
+        labels=labels,
+        expect_labels=expect_labels,  # an untrained stand-in's labels are noise
+        sagemaker=aws.client("sagemaker", local),
+        latency_budget_ms=10_000,  # shared 2-core laptops, not the production budget
+    )
+    for line in report.lines():
+        out(f"      smoke: {line}")
+    if not report.ok:
+        raise LocalStackError(
+            "smoke test failed against the local stack (see the FAIL lines above)",
+            hint="fix what failed and re-run hubdeploy local up; hubdeploy local down stops everything",
+        )
+
+
+def _first_label(answer: Any) -> str:
+    try:
+        item = answer["data"][0]
+        return f"{item['label']} {item['score']:.2f}"
+    except (KeyError, IndexError, TypeError):
+        return json.dumps(answer)[:80]
