@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml $(wildcard requirements/*.txt)
 	@test -x $(VENV)/checkov/bin/checkov || ($(PYTHON) -m venv $(VENV)/checkov && $(VENV)/checkov/bin/pip install --quiet -r requirements/checkov.txt $(QUIET_PIP))
 	@ln -sf ../checkov/bin/checkov $(VENV)/bin/checkov
 	@# The released Hugging Face inference container's transformers, as an overlay folder: tests rerun
-	@# inference.py under it (tests/serving/test_dlc_versions.py).
+	@# inference.py under it (tests/model/test_dlc_versions.py).
 	@test -d $(VENV)/dlc-site/transformers || $(PY) -m pip install --quiet --no-deps --target $(VENV)/dlc-site $(DLC_PACKAGES) $(QUIET_PIP)
 	@touch $@
 

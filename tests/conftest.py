@@ -1,17 +1,21 @@
 """Fixtures shared by every test folder: tiny models in an offline HF cache, a scratch copy of the
-repository, and the AWS emulator."""
+repository with pins, a fake Hub, S3 in moto, and the AWS emulator."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from hubdeploy.artifacts.standin import build_standin_model, install_in_hf_cache
 from hubdeploy.checkout import copy_checkout
-from hubdeploy.envs import DEFAULT_HUB_MODEL_ID
+from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, write_pin
 from hubdeploy.infra.emulator.process import FAKE_CREDENTIALS, Emulator
+from tests.support.aws import ARTIFACT_BUCKET
+from tests.support.fakehub import FakeHub, fake_hub_handler
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,8 +53,8 @@ def hf_cache(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPat
 
 
 @pytest.fixture
-def scratch_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the checkout's terraform/, model/ and lambda/ that tests may change freely.
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch copy of the checkout's terraform/, model/ and lambda/ that tests may change freely.
 
     HUBDEPLOY_ROOT points hubdeploy at it.
     """
@@ -85,3 +89,44 @@ def emulator(emulator_session: Emulator, monkeypatch: pytest.MonkeyPatch) -> Ite
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     yield emulator_session
+
+
+@pytest.fixture
+def pinned(repo: Path, hf_cache: tuple[Path, str]) -> str:
+    """dev and staging pinned to the tiny model's commit in the offline cache; returns that SHA."""
+    _, revision = hf_cache
+    for env in ("dev", "staging"):
+        write_pin(repo, env, ModelPin(DEFAULT_HUB_MODEL_ID, revision))
+    return revision
+
+
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """HF_ENDPOINT points at a local fake Hub; online mode; no token."""
+    hub = FakeHub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), fake_hub_handler(hub))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    try:
+        yield hub
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def s3(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """An in-process moto S3 with the default artifact bucket created; yields a boto3 client."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=ARTIFACT_BUCKET)
+        yield client

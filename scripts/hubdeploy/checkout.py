@@ -12,6 +12,7 @@ CHECKOUT_PARTS: tuple[str, ...] = ("terraform", "model", "lambda")
 SCRATCH_IGNORE = shutil.ignore_patterns(
     ".terraform",
     "*.tfstate*",
+    "tfplan",
     "*.tfplan",
     "*_override.tf",
     "*_override.tf.json",

@@ -171,20 +171,3 @@ def write_artifacts(repo_root: Path, env: str, artifacts: PublishedArtifacts) ->
     path = artifacts_path(repo_root, env)
     atomic_write_json(path, artifacts.to_json())
     return path
-
-
-def read_artifacts(repo_root: Path, env: str) -> PublishedArtifacts:
-    """Read what `hubdeploy publish` wrote for `env`."""
-    path = artifacts_path(repo_root, env)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(
-            f"{env}: nothing published yet ({path} is missing)", hint=f"run: hubdeploy publish --env {env}"
-        ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{env}: {path} is unreadable ({exc})", hint=f"run: hubdeploy publish --env {env}") from None
-    missing = [name for name in ARTIFACT_VARIABLES if not isinstance(data, dict) or not isinstance(data.get(name), str)]
-    if missing:
-        raise UsageError(f"{env}: {path} lacks {', '.join(missing)}", hint=f"run: hubdeploy publish --env {env}")
-    return PublishedArtifacts(**{name: data[name] for name in ARTIFACT_VARIABLES})

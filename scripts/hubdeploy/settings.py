@@ -19,7 +19,7 @@ from types import MappingProxyType
 ROOT_VAR = "HUBDEPLOY_ROOT"  # the checkout to work on (default: the nearest parent holding terraform/envs)
 STATE_BUCKET_VAR = "HUBDEPLOY_STATE_BUCKET"  # override the state bucket's name (a repository variable in CI)
 ARTIFACT_BUCKET_VAR = "HUBDEPLOY_ARTIFACT_BUCKET"  # override the artifact bucket's name
-TF_MIRROR_VAR = "HUBDEPLOY_TF_MIRROR"  # an offline provider mirror folder to use instead of the registry
+TF_MIRROR_VAR = "HUBDEPLOY_TF_MIRROR"  # an offline provider mirror (read by infra.tfcli from Settings.environ)
 API_TOKEN_VAR = "HUBDEPLOY_API_TOKEN"  # noqa: S105 - a variable name: a ready bearer token for smoke
 CLIENT_SECRET_VAR = "HUBDEPLOY_CLIENT_SECRET"  # noqa: S105 - a variable name: the Cognito client secret
 API_KEY_VAR = "HUBDEPLOY_API_KEY"  # the API key when the caller may not read it from API Gateway
@@ -71,8 +71,6 @@ class Settings:
     hf_offline: bool = False
     hf_endpoint: str = DEFAULT_HF_ENDPOINT  # HF_ENDPOINT: a mirror, or a test server
     hf_cache_dir: Path = field(default_factory=lambda: hf_cache_dir_of({}))
-    terraform_bin: str | None = None  # TERRAFORM_BIN; None: `terraform` on PATH
-    tf_mirror: Path | None = None  # HUBDEPLOY_TF_MIRROR; None: look in the usual mirror folders
     github_token: str | None = field(default=None, repr=False)
     github_repository: str | None = None  # owner/name
     github_api_url: str = "https://api.github.com"
@@ -106,8 +104,6 @@ class Settings:
             hf_offline=env.get("HF_HUB_OFFLINE", "").lower() in TRUE_WORDS,
             hf_endpoint=(env.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT).rstrip("/"),
             hf_cache_dir=hf_cache_dir_of(env),
-            terraform_bin=env.get("TERRAFORM_BIN") or None,
-            tf_mirror=_path(env.get(TF_MIRROR_VAR)),
             github_token=env.get("GITHUB_TOKEN") or None,
             github_repository=repo,
             github_api_url=env.get("GITHUB_API_URL", "https://api.github.com"),

@@ -46,10 +46,10 @@ def test_destroy_guard(argv, code, message, capsys):
     assert message in (out.out if code == 0 else out.err)
 
 
-def test_pinned_reports_and_sets_the_step_output(scratch_repo, tmp_path, monkeypatch, capsys):
+def test_pinned_reports_and_sets_the_step_output(repo, tmp_path, monkeypatch, capsys):
     output = tmp_path / "github_output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
-    pins = scratch_repo / "terraform" / "envs"
+    pins = repo / "terraform" / "envs"
     (pins / "dev" / "model.auto.tfvars.json").write_text(json.dumps({"hub_model_id": "a/b", "hub_revision": "main"}))
     (pins / "prod" / "model.auto.tfvars.json").write_text(json.dumps({"hub_model_id": "a/b", "hub_revision": None}))
     assert main(["pinned", "--env", "dev"]) == 0

@@ -64,8 +64,8 @@ def status(root: Path) -> dict:
     return json.loads(hubdeploy(root, "local", "status", "--json").stdout)
 
 
-def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(scratch_repo: Path) -> None:
-    root = scratch_repo
+def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(repo: Path) -> None:
+    root = repo
     try:
         # given a fresh checkout copy: `up` runs the whole pipeline
         first = hubdeploy(root, "local", "up", "--env", "dev")
@@ -130,13 +130,13 @@ def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(scratch_repo: Pat
     assert hubdeploy(root, "local", "status").returncode == 1
 
 
-def test_busy_port_is_a_clear_error(scratch_repo: Path) -> None:
+def test_busy_port_is_a_clear_error(repo: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = hubdeploy(scratch_repo, "local", "up", "--emulator-port", str(port), timeout=120)
+        result = hubdeploy(repo, "local", "up", "--emulator-port", str(port), timeout=120)
     assert result.returncode == 1
     assert f"emulator: port {port} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
-    assert hubdeploy(scratch_repo, "local", "down").returncode == 0
+    assert hubdeploy(repo, "local", "down").returncode == 0

@@ -23,12 +23,12 @@ from hubdeploy.gitops.comment import CommentInput, render_job_summary
 from hubdeploy.gitops.planhash import plan_hash
 from hubdeploy.gitops.plansummary import PlanSummary, summarize
 from hubdeploy.infra import envroot
+from hubdeploy.infra.envroot import PLAN_FILE
 from hubdeploy.infra.tfcli import run_terraform
 from hubdeploy.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PLAN_FILE = "tfplan"
 TEXT_FILE = "plan.txt"
 SUMMARY_FILE = "summary.json"
 DEFAULT_WORKFLOW = "pr"

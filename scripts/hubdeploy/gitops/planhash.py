@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubdeploy.errors import PlanChangedError, UsageError
-from hubdeploy.gitops.plansummary import UNKNOWN, classify, managed_changes, mark_unknown
+from hubdeploy.gitops.plandoc import UNKNOWN, norm_key, output_changes, planned_after, resource_changes
 
 HASH_VERSION = "v1"
 # Attributes that change on every plan or apply without anyone changing the inputs.
@@ -37,17 +37,13 @@ VOLATILE_ATTRIBUTES = frozenset(
 VOLATILE_TAG_WORDS = ("commit", "timestamp", "deployedat", "runid", "runurl")
 
 
-def _norm(key: str) -> str:
-    return "".join(ch for ch in key.lower() if ch.isalnum())
-
-
 def _strip(value: Any, *, in_tags: bool = False) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             if key in VOLATILE_ATTRIBUTES:
                 continue
-            if in_tags and any(word in _norm(key) for word in VOLATILE_TAG_WORDS):
+            if in_tags and any(word in norm_key(key) for word in VOLATILE_TAG_WORDS):
                 continue
             out[key] = _strip(item, in_tags=key in {"tags", "tags_all"})
         return out
@@ -58,21 +54,17 @@ def _strip(value: Any, *, in_tags: bool = False) -> Any:
 
 def normalize(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a plan that define what apply will do, in a canonical form."""
-    resources = []
-    for rc in managed_changes(plan):
-        change = rc.get("change") or {}
-        verb = classify(change.get("actions") or [])
-        if verb in {"no-op", "read"}:
-            continue  # untouched resources: their refreshed attributes are not part of the change
-        after = None if verb == "delete" else mark_unknown(change.get("after"), change.get("after_unknown"))
-        resources.append({"address": rc.get("address"), "action": verb, "after": _strip(after)})
+    # untouched resources are left out: their refreshed attributes are not part of the change
+    resources = [
+        {
+            "address": rc.address,
+            "action": rc.verb,
+            "after": _strip(None if rc.verb == "delete" else planned_after(rc.change)),
+        }
+        for rc in resource_changes(plan)
+    ]
     resources.sort(key=lambda item: str(item["address"]))
-    outputs = {
-        name: classify(out.get("actions") or [])
-        for name, out in sorted((plan.get("output_changes") or {}).items())
-        if classify(out.get("actions") or []) not in {"no-op", "read"}
-    }
-    return {"version": HASH_VERSION, "resources": resources, "outputs": outputs, "unknown": UNKNOWN}
+    return {"version": HASH_VERSION, "resources": resources, "outputs": output_changes(plan), "unknown": UNKNOWN}
 
 
 def plan_hash(plan: Mapping[str, Any]) -> str:

@@ -6,16 +6,20 @@ value Terraform marks sensitive (before_sensitive / after_sensitive) is never pr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from hubdeploy.errors import TerraformError
+from hubdeploy.gitops.plandoc import (
+    UNKNOWN,
+    ResourceChange,
+    norm_key,
+    output_changes,
+    resource_changes,
+    visible_after,
+    visible_before,
+)
 
-UNKNOWN = "(known after apply)"
-SENSITIVE = "(sensitive value)"
 ABSENT = "-"
 
 MODEL_TYPE = "aws_sagemaker_model"
@@ -38,86 +42,13 @@ MODEL_FIELDS: tuple[tuple[str, str], ...] = (
     ("endpoint_name", "Endpoint"),
 )
 
-# Tag / environment keys that carry the model identity, compared after `_norm` (lowercase, letters and
+# Tag / environment keys that carry the model identity, compared after `norm_key` (lowercase, letters and
 # digits only), so `hubdeploy:hub-model-id`, `HubModelId` and `HF_MODEL_ID` all match.
 _KEYS: dict[str, tuple[str, ...]] = {
     "hub_model_id": ("hubmodelid", "hfmodelid", "hubdeployhubmodelid", "modelid"),
     "hub_revision": ("hubrevision", "hfmodelrevision", "hubdeployhubrevision", "modelrevision", "revision"),
     "artifact_sha256": ("modelartifactsha256", "artifactsha256", "hubdeployartifactsha256", "modelsha256", "sha256"),
 }
-
-
-def _norm(key: str) -> str:
-    return "".join(ch for ch in key.lower() if ch.isalnum())
-
-
-def load_plan(path: Path) -> dict[str, Any]:
-    """Read a plan JSON file written by `terraform show -json`."""
-    try:
-        plan = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise TerraformError(f"no plan JSON at {path}", hint="run: hubdeploy plan --env ENV --out DIR") from None
-    except json.JSONDecodeError as exc:
-        raise TerraformError(f"{path} is not JSON ({exc})", hint="regenerate it with terraform show -json") from None
-    if not isinstance(plan, dict) or "format_version" not in plan:
-        raise TerraformError(f"{path} is not a terraform show -json plan", hint="regenerate it with hubdeploy plan")
-    return plan
-
-
-def classify(actions: Iterable[str]) -> str:
-    """Terraform's action list -> one verb: create, update, replace, delete, read, forget or no-op.
-
-    Both ["delete", "create"] and ["create", "delete"] (create_before_destroy) are one replace.
-    """
-    acts = list(actions)
-    if "create" in acts and "delete" in acts:
-        return "replace"
-    if len(acts) == 1 and acts[0] in {"create", "update", "delete", "read", "no-op", "forget"}:
-        return acts[0]
-    return "+".join(acts) or "no-op"
-
-
-def managed_changes(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The plan's managed-resource changes (data source reads are not changes a reviewer approves)."""
-    return [rc for rc in plan.get("resource_changes") or [] if rc.get("mode", "managed") == "managed"]
-
-
-def mask_sensitive(value: Any, sensitive: Any) -> Any:
-    """`value` with every part that `sensitive` (Terraform's *_sensitive mirror) flags replaced."""
-    if sensitive is True:
-        return SENSITIVE if value is not None else None
-    if isinstance(value, dict) and isinstance(sensitive, dict):
-        return {k: mask_sensitive(v, sensitive.get(k)) for k, v in value.items()}
-    if isinstance(value, list) and isinstance(sensitive, list):
-        return [mask_sensitive(v, sensitive[i] if i < len(sensitive) else None) for i, v in enumerate(value)]
-    return value
-
-
-def mark_unknown(value: Any, unknown: Any) -> Any:
-    """`value` with every part `after_unknown` flags set to UNKNOWN (the plan JSON leaves them out)."""
-    if unknown is True:
-        return UNKNOWN
-    if isinstance(unknown, dict):
-        base = dict(value) if isinstance(value, dict) else {}
-        for key, flag in unknown.items():
-            base[key] = mark_unknown(base.get(key), flag)
-        return base
-    if isinstance(unknown, list):
-        base_list = list(value) if isinstance(value, list) else []
-        base_list += [None] * (len(unknown) - len(base_list))
-        return [mark_unknown(base_list[i], flag) for i, flag in enumerate(unknown)]
-    return value
-
-
-def visible_before(change: Mapping[str, Any]) -> Any:
-    """The prior values a reviewer may see."""
-    return mask_sensitive(change.get("before"), change.get("before_sensitive"))
-
-
-def visible_after(change: Mapping[str, Any]) -> Any:
-    """The planned values a reviewer may see: sensitive parts masked, unknown parts marked."""
-    after = mark_unknown(change.get("after"), change.get("after_unknown"))
-    return mask_sensitive(after, change.get("after_sensitive"))
 
 
 @dataclass(frozen=True)
@@ -208,7 +139,7 @@ def _lookup(mapping: Any, field_name: str) -> Any:
         return UNKNOWN
     if not isinstance(mapping, dict):
         return None
-    normalised = {_norm(k): v for k, v in mapping.items()}
+    normalised = {norm_key(k): v for k, v in mapping.items()}
     for key in _KEYS[field_name]:
         if key in normalised:
             return normalised[key]
@@ -269,7 +200,7 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def model_table(changes: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+def model_table(changes: Iterable[ResourceChange]) -> dict[str, tuple[str, str]]:
     """field -> (old, new) for the serving chain, from the first model / config / endpoint in the plan.
 
     A resource replaced with create_before_destroy shows as one change whose `before` is the old object
@@ -279,15 +210,12 @@ def model_table(changes: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
     new: dict[str, Any] = {}
     seen: set[str] = set()
     for rc in changes:
-        kind = rc.get("type", "")
-        extractor = _EXTRACTORS.get(kind)
-        if extractor is None or kind in seen:
+        extractor = _EXTRACTORS.get(rc.type)
+        if extractor is None or rc.type in seen:
             continue
-        seen.add(kind)
-        change = rc.get("change") or {}
-        verb = classify(change.get("actions") or [])
-        before = visible_before(change)
-        after = visible_after(change) if verb != "delete" else None
+        seen.add(rc.type)
+        before = visible_before(rc.change)
+        after = visible_after(rc.change) if rc.verb != "delete" else None
         for key, value in extractor(before).items():
             old.setdefault(key, value)
         for key, value in extractor(after).items():
@@ -305,26 +233,21 @@ def model_table(changes: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
 def summarize(plan: Mapping[str, Any]) -> PlanSummary:
     """Count actions, build the model table and the warnings of one plan."""
     summary = PlanSummary(errored=bool(plan.get("errored", False)))
-    changes = managed_changes(plan)
+    # no-ops too: the model table shows the serving chain even when it does not change
+    changes = list(resource_changes(plan, with_noop=True))
     for rc in changes:
-        change = rc.get("change") or {}
-        verb = classify(change.get("actions") or [])
-        if verb == "create":
+        if rc.verb == "create":
             summary.add += 1
-        elif verb == "update":
+        elif rc.verb == "update":
             summary.change += 1
-        elif verb == "replace":
+        elif rc.verb == "replace":
             summary.replace += 1
-        elif verb == "delete":
+        elif rc.verb == "delete":
             summary.destroy += 1
-        elif verb == "forget":
+        elif rc.verb == "forget":
             summary.forget += 1
-        if verb in {"delete", "replace"} and rc.get("type") not in EXPECTED_REPLACEMENTS:
-            summary.warnings.append(
-                PlanWarning(address=rc.get("address", "?"), action=verb, reason=rc.get("action_reason"))
-            )
+        if rc.verb in {"delete", "replace"} and rc.type not in EXPECTED_REPLACEMENTS:
+            summary.warnings.append(PlanWarning(address=rc.address, action=rc.verb, reason=rc.action_reason))
     summary.model = model_table(changes)
-    for name, output in sorted((plan.get("output_changes") or {}).items()):
-        if classify(output.get("actions") or []) not in {"no-op", "read"}:
-            summary.outputs_changed.append(name)
+    summary.outputs_changed = list(output_changes(plan))
     return summary

@@ -38,8 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Files a work copy must not inherit from the checkout (state, caches, someone's overrides).
-COPY_IGNORE = shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan", "*_override.tf", "*_override.tf.json")
-PLAN_FILE = "hubdeploy.tfplan"
+# The binary plan's file name, in a root and in a plan folder (hubdeploy.gitops.planfolder).
+PLAN_FILE = "tfplan"
+COPY_IGNORE = shutil.ignore_patterns(
+    ".terraform", "*.tfstate*", PLAN_FILE, "*.tfplan", "*_override.tf", "*_override.tf.json"
+)
 # Where emulated runs keep their copy of terraform/ (never the checkout's own roots).
 EMULATED_WORKDIR = Path(".cache") / "hubdeploy-tf"
 EXTRA_VARS_FILE = "hubdeploy-extra.tfvars.json"
@@ -158,7 +161,7 @@ def plan(
     """`terraform plan -out`; returns the plan file and whether it has changes.
 
     Args:
-        out: plan file (default `<root>/hubdeploy.tfplan`).
+        out: plan file (default `<root>/tfplan`).
         destroy: plan a destroy.
         variables: extra root variables for this plan (baked into the plan file).
         targets: `-target` addresses (for debugging only).
@@ -218,7 +221,7 @@ def output_json(root: EnvRoot) -> dict[str, Any]:
 
 def destroy(root: EnvRoot, *, variables: Mapping[str, Any] | None = None) -> None:
     """Destroy everything the root manages (plan -destroy, then apply that plan)."""
-    destroy_plan = plan(root, out=root.path / "hubdeploy-destroy.tfplan", destroy=True, variables=variables)
+    destroy_plan = plan(root, out=root.path / "destroy.tfplan", destroy=True, variables=variables)
     apply(root, destroy_plan.path)
 
 

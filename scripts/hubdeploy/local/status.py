@@ -17,7 +17,7 @@ from hubdeploy.local.services import DAEMON_MODULE
 from hubdeploy.settings import Settings
 
 
-def status_of(settings: Settings, paths: Paths, *, quiet: bool = False, with_token: bool = True) -> dict[str, Any]:
+def status_of(settings: Settings, paths: Paths, *, with_token: bool = True) -> dict[str, Any]:
     """What runs, where, and a ready auth header; `running` is True only when every part answers."""
     state = read_json(paths.stack) or {}
     emulator = read_json(paths.emulator) or {}

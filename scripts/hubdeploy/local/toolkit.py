@@ -64,7 +64,7 @@ def ensure_toolkit_importable() -> None:
     The toolkit imports `is_tf_available` from `transformers.file_utils`, which transformers 5 removed
     (with TensorFlow support); the attribute saying "no TensorFlow" is all it needs (AWS's transformers-5
     container installs a toolkit commit without the import). Nothing changes under transformers 4, the
-    current container's. tests/serving/ hosts the model through MMS with this same fix.
+    current container's. tests/model/ hosts the model through MMS with this same fix.
     """
     import transformers.file_utils as file_utils
 

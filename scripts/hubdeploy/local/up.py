@@ -181,7 +181,7 @@ def _up(settings: Settings, paths: Paths, *, env: str, ports: Ports, samples: bo
             ask_samples(daemon["api_url"], headers, out=out, standin=source.kind == "standin")
             smoke_local(settings, state, deployed.outputs, expect_labels=source.kind == "hub", out=out)
     _print_summary(env, state, headers, progress=progress, standin=source.kind == "standin", out=out)
-    return {**status_of(settings, paths, quiet=True), "auth_header": headers.get("Authorization")}
+    return {**status_of(settings, paths), "auth_header": headers.get("Authorization")}
 
 
 def _use_model(local: Settings, paths: Paths, pin: ModelPin, source: ModelSource, *, out: Out) -> Settings:

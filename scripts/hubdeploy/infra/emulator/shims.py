@@ -2,7 +2,7 @@
 
 Each shim says which gap it closes (numbers follow EMULATOR-NOTES.md); `apply_all()` is called in
 the emulator process before the server starts. Every patch goes through `_patch`, so `revert_all()`
-restores plain moto: tests in tests/emulator/ show each gap on plain moto and its closure with the
+restores plain moto: tests in tests/infra/emulator/ show each gap on plain moto and its closure with the
 shim.
 
 The shims patch moto's *response* classes where possible (the wire format the provider reads) and

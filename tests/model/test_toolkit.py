@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.serving.toolkit_host import ensure_toolkit_importable, invoke, load_model_service
+from tests.model.toolkit_host import ensure_toolkit_importable, invoke, load_model_service
 
 pytestmark = pytest.mark.model
 

@@ -14,8 +14,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ARTIFACT_BUCKET
-from pipeline_helpers import snapshot_tree
 
 from hubdeploy.artifacts import build as artifact_build
 from hubdeploy.artifacts import publish
@@ -23,6 +21,8 @@ from hubdeploy.cli import main
 from hubdeploy.envs import ARTIFACT_VARIABLES, DEFAULT_HUB_MODEL_ID, ModelPin, artifacts_path, write_pin
 from hubdeploy.errors import AwsError
 from hubdeploy.settings import Settings
+from tests.support.aws import ARTIFACT_BUCKET
+from tests.support.filetree import snapshot_tree
 
 pytestmark = pytest.mark.unit
 

@@ -7,10 +7,11 @@ import socket
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import FakeHub, snapshot_tree
 
 from hubdeploy.cli import main
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, pin_path, write_pin
+from tests.support.fakehub import FakeHub
+from tests.support.filetree import snapshot_tree
 
 pytestmark = pytest.mark.unit
 

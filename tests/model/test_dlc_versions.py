@@ -68,8 +68,8 @@ def test_serving_tests_pass_under_the_containers_transformers(dlc_env):
             "-q",
             "-p",
             "no:cacheprovider",
-            "tests/serving/test_inference.py",
-            "tests/serving/test_toolkit.py",
+            "tests/model/test_inference.py",
+            "tests/model/test_toolkit.py",
         ],
         dlc_env,
     )

@@ -6,7 +6,7 @@ calls the toolkit's `HuggingFaceHandlerService.handle(data, context)`, which imp
 from the model directory. Here the frame is built and decoded with MMS's own functions, so the only part
 left out is the Java frontend's HTTP listener.
 
-Used by tests/serving/ (and meant for the local stack):
+Used by tests/model/ (and meant for the local stack):
 
     service = load_model_service(model_dir)          # model_dir holds the model files + code/inference.py
     reply = invoke(service, b'{"inputs": "text"}', content_type="application/json")

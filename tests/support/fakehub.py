@@ -1,18 +1,11 @@
-"""Helpers for the pipeline tests (a module of its own: tests/ folders are not packages)."""
+"""A fake Hugging Face Hub: the model_info API on 127.0.0.1, so the real HfApi code runs."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from urllib.parse import unquote, urlparse
-
-
-def snapshot_tree(root: Path) -> dict[str, bytes]:
-    """Every file under root with its bytes: to assert that a failed command changed nothing."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
 
 # ---------------------------------------------------------------------------------------------------------------------
 # A fake Hub: the model_info API of huggingface_hub, served on 127.0.0.1, so the real HfApi code runs.

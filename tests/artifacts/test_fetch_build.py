@@ -13,13 +13,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import snapshot_tree
 
 from hubdeploy.artifacts import archive
 from hubdeploy.artifacts.manifest import MANIFEST_NAME, Manifest
 from hubdeploy.artifacts.standin import install_in_hf_cache
 from hubdeploy.cli import main
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, write_pin
+from tests.support.filetree import snapshot_tree
 
 pytestmark = pytest.mark.unit
 
