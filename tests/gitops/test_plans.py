@@ -1,9 +1,10 @@
 """Plan summary, plan hash and the PR comment, against real `terraform show -json` output from applies
-and plans against the emulator (see realplans.py)."""
+and plans of the real sagemaker-endpoint module against the emulator (see realplans.py)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -12,7 +13,7 @@ from hubdeploy.gitops.comment import GITHUB_COMMENT_LIMIT, CommentInput, github_
 from hubdeploy.gitops.planhash import compare, plan_hash
 from hubdeploy.gitops.plansummary import UNKNOWN, summarize
 
-from .realplans import REV_A, REV_B, SHA_A, SHA_B
+from .realplans import REV_A, REV_B, SHA_A, SHA_B, URL_A, URL_B
 
 pytestmark = pytest.mark.terraform
 
@@ -35,10 +36,11 @@ def comment_for(plan, *, text=None, status="planned", limit=GITHUB_COMMENT_LIMIT
 
 def test_pin_change_counts_replacements_as_replacements(real_plans):
     summary = summarize(real_plans["pin_change"].json)
-    # terraform itself says "2 to add, 1 to change, 2 to destroy" for the same plan
-    assert "2 to add" in real_plans["pin_change"].text
-    assert (summary.add, summary.change, summary.replace, summary.destroy) == (0, 1, 2, 0)
-    assert summary.line() == "0 to add, 1 to change, 2 to replace, 0 to destroy"
+    # terraform itself says "2 to add, 2 to change, 2 to destroy" for the same plan
+    assert "2 to add, 2 to change, 2 to destroy" in real_plans["pin_change"].text
+    # changed in place: the endpoint (new config) and the execution role's policy (read the new artifact only)
+    assert (summary.add, summary.change, summary.replace, summary.destroy) == (0, 2, 2, 0)
+    assert summary.line() == "0 to add, 2 to change, 2 to replace, 0 to destroy"
     assert summary.warnings == []  # model + config replaced: the normal way a model changes
 
 
@@ -47,9 +49,13 @@ def test_pin_change_model_table_old_to_new(real_plans):
     assert model["hub_model_id"] == ("yiyanghkust/finbert-tone", "yiyanghkust/finbert-tone")
     assert model["hub_revision"] == (REV_A, REV_B)
     assert model["artifact_sha256"] == (SHA_A, SHA_B)
-    assert model["artifact"][0].endswith(f"/{REV_A}/{SHA_A[:12]}/model.tar.gz")
-    assert model["artifact"][1].endswith(f"/{REV_B}/{SHA_B[:12]}/model.tar.gz")
-    assert model["model_name"] == ("dev-finbert-111111111111", "dev-finbert-222222222222")
+    assert model["artifact"] == (URL_A, URL_B)  # the keys `hubdeploy publish` writes
+    assert model["artifact"][1].endswith(f"-{SHA_B[:12]}/model.tar.gz")
+    old_model, new_model = model["model_name"]
+    assert old_model == real_plans["pin_change"].applied["model_name"]  # what is deployed now
+    # the module names a model by a digest of what makes it another model: known at plan time
+    assert re.fullmatch(r"dev-finbert-[0-9a-f]{12}", new_model) and new_model != old_model
+    assert new_model == real_plans["pin_change"].json["planned_values"]["outputs"]["model_name"]["value"]
     old_config, new_config = model["endpoint_config_name"]
     assert old_config.startswith("dev-finbert-") and new_config == UNKNOWN  # name_prefix: known after apply
     assert model["instance_type"] == ("ml.m5.large", "ml.m5.large")
@@ -68,17 +74,24 @@ def test_noop_plan(real_plans):
 
 def test_destroy_plan_counts_and_warns_for_everything_but_model_and_config(real_plans):
     summary = summarize(real_plans["destroy"].json)
-    assert (summary.add, summary.change, summary.replace, summary.destroy) == (0, 0, 0, 6)
+    assert (summary.add, summary.change, summary.replace, summary.destroy) == (0, 0, 0, 13)
     warned = sorted(w.address for w in summary.warnings)
     assert warned == [
         "aws_cloudwatch_log_group.this[0]",
-        "aws_iam_role.endpoint",
-        "aws_sagemaker_endpoint.this",
         "aws_ssm_parameter.secret",
+        "module.endpoint.aws_cloudwatch_log_group.this",
+        'module.endpoint.aws_cloudwatch_metric_alarm.rollback["invocation-4xx"]',
+        'module.endpoint.aws_cloudwatch_metric_alarm.rollback["invocation-5xx"]',
+        'module.endpoint.aws_cloudwatch_metric_alarm.rollback["model-latency"]',
+        "module.endpoint.aws_iam_role.this",
+        "module.endpoint.aws_iam_role_policy.this",
+        "module.endpoint.aws_kms_alias.this",
+        "module.endpoint.aws_kms_key.this",
+        "module.endpoint.aws_sagemaker_endpoint.this",
     ]
     assert summary.model["endpoint_name"] == ("dev-finbert", "-")
     body = comment_for(real_plans["destroy"])
-    assert "> ⚠️ **aws_sagemaker_endpoint.this will be destroyed**" in body
+    assert "> ⚠️ **module.endpoint.aws_sagemaker_endpoint.this will be destroyed**" in body
 
 
 def test_secrets_never_reach_summary_comment_or_hash_input(real_plans):
@@ -108,9 +121,10 @@ def test_comment_has_marker_status_summary_table_plan_and_record(real_plans):
     body = comment_for(plan)
     assert body.startswith(marker("dev", "pr"))
     assert "**Status: planned**" in body
-    assert "**Plan:** 0 to add, 1 to change, 2 to replace, 0 to destroy" in body
+    assert "**Plan:** 0 to add, 2 to change, 2 to replace, 0 to destroy" in body
     assert f"| **Revision** ✏️ | `{REV_A}` | `{REV_B}` |" in body
-    assert "<details><summary>Full plan (" in body and "# aws_sagemaker_model.this must be replaced" in body
+    assert "<details><summary>Full plan (" in body
+    assert "# module.endpoint.aws_sagemaker_model.this must be replaced" in body
     assert recorded(body) == (plan_hash(plan.json), "c" * 40)
     assert "Plan cut" not in body
 

@@ -20,6 +20,8 @@ def test_preview_prints_the_pr_comment_for_staging_without_touching_the_checkout
     pin_file = env_dir / "model.auto.tfvars.json"
     before = pin_file.read_text()
     files_before = sorted(p.name for p in env_dir.iterdir())
+    root_dir = repo_root / "terraform" / "root"
+    root_before = sorted(p.name for p in root_dir.iterdir())
 
     assert main(["preview", "--env", "staging", "--workdir", str(tmp_path / "preview")]) == 0
 
@@ -30,3 +32,4 @@ def test_preview_prints_the_pr_comment_for_staging_without_touching_the_checkout
     assert "UNTRAINED STAND-IN MODEL" in out.err
     assert pin_file.read_text() == before
     assert sorted(p.name for p in env_dir.iterdir()) == files_before  # no tfvars, override, .terraform added
+    assert sorted(p.name for p in root_dir.iterdir()) == root_before  # the one root: no override, no plan

@@ -12,8 +12,6 @@ import pytest
 from hubdeploy.cli import main
 from hubdeploy.infra.naming import OWNER_TAG
 
-pytestmark = pytest.mark.unit
-
 ACCOUNT = "123456789012"  # moto's
 STATE = f"hubdeploy-tfstate-{ACCOUNT}-us-east-1"
 ARTIFACTS = f"hubdeploy-artifacts-{ACCOUNT}-us-east-1"
@@ -45,6 +43,7 @@ def assert_hardened(s3: Any, bucket: str) -> None:
     assert ownership["ObjectOwnership"] == "BucketOwnerEnforced"
 
 
+@pytest.mark.unit
 def test_bootstrap_creates_both_buckets_hardened(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bootstrap", "--env", "dev"]) == 0
     for bucket in (STATE, ARTIFACTS):
@@ -53,8 +52,14 @@ def test_bootstrap_creates_both_buckets_hardened(aws: Any, capsys: pytest.Captur
     assert f"state bucket: {STATE} (created)" in out and f"artifacts bucket: {ARTIFACTS} (created)" in out
     assert f"init -backend-config=bucket={STATE} -backend-config=region=us-east-1" in out
     assert "envs/dev/terraform.tfstate" in out
+    assert (
+        "terraform -chdir=terraform/root init "
+        f"-backend-config=bucket={STATE} -backend-config=region=us-east-1 "
+        "-backend-config=key=envs/dev/terraform.tfstate -reconfigure\n"
+    ) in out, "the one root, initialised for this env's state key"
 
 
+@pytest.mark.unit
 def test_bootstrap_is_idempotent(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bootstrap", "--env", "dev"]) == 0
     capsys.readouterr()
@@ -64,6 +69,7 @@ def test_bootstrap_is_idempotent(aws: Any, capsys: pytest.CaptureFixture[str]) -
     assert {b["Name"] for b in aws.list_buckets()["Buckets"]} == {STATE, ARTIFACTS}
 
 
+@pytest.mark.unit
 def test_bootstrap_refuses_a_bucket_it_does_not_own(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     aws.create_bucket(Bucket=STATE)
     assert main(["bootstrap", "--env", "dev"]) == 1
@@ -76,6 +82,7 @@ def test_bootstrap_refuses_a_bucket_it_does_not_own(aws: Any, capsys: pytest.Cap
     assert {b["Name"] for b in aws.list_buckets()["Buckets"]} == {STATE}
 
 
+@pytest.mark.unit
 def test_bootstrap_names_from_flags_and_environment(
     aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -85,6 +92,7 @@ def test_bootstrap_names_from_flags_and_environment(
     assert "-backend-config=bucket=acme-state" in capsys.readouterr().out
 
 
+@pytest.mark.unit
 def test_bootstrap_outside_us_east_1(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
     assert main(["bootstrap", "--env", "dev"]) == 0
@@ -93,12 +101,14 @@ def test_bootstrap_outside_us_east_1(aws: Any, monkeypatch: pytest.MonkeyPatch) 
     assert eu.get_bucket_location(Bucket=bucket)["LocationConstraint"] == "eu-west-1"
 
 
+@pytest.mark.unit
 def test_bootstrap_unknown_env(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bootstrap", "--env", "qa"]) == 1
     assert "unknown environment 'qa'" in capsys.readouterr().err
     assert aws.list_buckets()["Buckets"] == []
 
 
+@pytest.mark.unit
 def test_bootstrap_without_credentials(
     repo: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -112,6 +122,7 @@ def test_bootstrap_without_credentials(
     assert "no AWS credentials found to find your AWS account" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.emulator
 def test_bootstrap_through_the_emulator_keeps_state_on_rerun(repo: Any, emulator: Any) -> None:
     """AWS_ENDPOINT_URL sends every client to the emulator (moto_server, plain HTTP on 127.0.0.1)."""
     assert main(["bootstrap", "--env", "dev"]) == 0

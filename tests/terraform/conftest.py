@@ -1,6 +1,6 @@
 """Fixtures for Terraform against the emulator: a scratch checkout pinned to the tiny model, buckets
-from `hubdeploy bootstrap`, artifacts from `hubdeploy build` + `hubdeploy publish`, and env roots
-prepared by `hubdeploy.infra.envroot` (a work copy with the generated emulator override)."""
+from `hubdeploy bootstrap`, artifacts from `hubdeploy build` + `hubdeploy publish`, and the one root
+prepared per env by `hubdeploy.infra.envroot` (a work copy with the generated emulator override)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from hubdeploy.infra import envroot
+from hubdeploy.infra.naming import state_key
 
 pytestmark = pytest.mark.terraform
 
@@ -66,6 +67,16 @@ def role_policy(iam: Any, role_arn: str) -> dict[str, Any]:
 def statements(document: dict[str, Any] | str) -> dict[str, dict[str, Any]]:
     doc = json.loads(document) if isinstance(document, str) else document
     return {s["Sid"]: s for s in doc["Statement"]}
+
+
+def test_state_lives_under_the_env_key_given_by_the_runner(deployment: Deployment, stack):
+    # the GitHub OIDC roles may touch exactly envs/* (terraform/github-oidc/iam.tf)
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.state_bucket).get("Contents", [])
+    assert [o["Key"] for o in listed] == [state_key(ENV)] == ["envs/dev/terraform.tfstate"]
+    data_dir = deployment.root.path / ".terraform" / "envs" / ENV
+    assert deployment.root.tf_env["TF_DATA_DIR"] == str(data_dir)
+    backend = json.loads((data_dir / "terraform.tfstate").read_text())["backend"]["config"]
+    assert (backend["bucket"], backend["key"]) == (stack.state_bucket, "envs/dev/terraform.tfstate")
 
 
 def test_outputs_follow_the_contract(deployment: Deployment):

@@ -1,5 +1,6 @@
 """prod's plan (instances, KMS volume key, autoscaling, canary blue/green with rollback alarms) read
-from `terraform show -json`, and bad input failing at plan with a message naming the variable."""
+from `terraform show -json`, and bad input failing at plan with a message naming the variable (or, for
+a wrong environment identity or a missing publish, the file)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from hubdeploy.errors import TerraformError
+from hubdeploy.envs import ARTIFACTS_FILE
+from hubdeploy.errors import TerraformError, UsageError
 from hubdeploy.infra import envroot
 
 pytestmark = pytest.mark.terraform
@@ -33,6 +35,7 @@ def planned(prod: envroot.EnvRoot) -> dict[str, Any]:
     doc = envroot.show_json(prod, plan.path)
     changes = envroot.resource_changes(doc)
     assert set(changes.values()) == {("create",)}, "a first plan only creates"
+    assert doc["variables"]["environment"]["value"] == "prod", "the runner names the env after its folder"
     return {c["address"]: c["change"] for c in doc["resource_changes"]}
 
 
@@ -88,7 +91,8 @@ def test_prod_stays_destroyable_in_one_run(planned: dict[str, Any]):
 
 
 # Bad values grouped so that one failing plan checks several (Terraform reports every failed variable
-# validation at once); preconditions and the provider's account check need plans of their own.
+# validation at once); preconditions and the provider's account check need plans of their own. Test
+# variables are passed last, so they win over prod's files and over the runner's -var environment=prod.
 BAD_INPUT = {
     "values": {
         "instance_type": "m5.large",
@@ -100,7 +104,6 @@ BAD_INPUT = {
     # the revision's rules read var.environment: they are checked only when the environment is valid
     "moving-ref": {"hub_revision": "main"},
     "unpinned": {"hub_revision": None},
-    "env-mismatch": {"environment": "dev"},
     "wrong-account": {"aws_account_id": "111111111111"},
 }
 
@@ -127,7 +130,7 @@ def bad_plan_errors(prod: envroot.EnvRoot) -> dict[str, str]:
         ("moving-ref", "hub_revision must be a 40-hex commit SHA outside dev"),
         ("values", "autoscaling applies to provisioned endpoints only"),
         ("unpinned", "hub_revision is not pinned yet"),
-        ("env-mismatch", 'environment = "dev" but this root is terraform/envs/prod'),
+        ("unpinned", "null in terraform/envs/<env>/model.auto.tfvars.json"),
         ("wrong-account", "not allowed"),
     ],
 )
@@ -135,6 +138,45 @@ def test_bad_input_fails_at_plan_with_a_message_naming_it(bad_plan_errors: dict[
     error = bad_plan_errors[group]
     assert message in error
     assert "\n" not in error, "one line"
+
+
+def test_a_wrong_environment_identity_is_refused_at_plan_naming_the_file(stack, prod: envroot.EnvRoot):
+    # given prod's terraform.tfvars claiming to be dev (in the scratch checkout the work copy comes from)
+    values = stack.repo / "terraform" / "envs" / ENV / "terraform.tfvars"
+    committed = values.read_text()
+    values.write_text(committed + 'environment = "dev"\n')
+    try:
+        root = stack.root(ENV)
+        # when it is planned, then hubdeploy refuses before Terraform runs, in one line saying what to do
+        with pytest.raises(UsageError) as refused:
+            envroot.plan(root, out=root.path / "bad.tfplan")
+    finally:
+        values.write_text(committed)
+        stack.root(ENV)
+    assert not (prod.path / "bad.tfplan").exists()
+    line = refused.value.one_line()
+    assert "terraform/envs/prod/terraform.tfvars sets environment" in line
+    assert "remove the environment line from terraform/envs/prod/terraform.tfvars" in line
+    assert "\n" not in line
+
+
+def test_a_missing_publish_fails_at_plan_naming_the_variable_and_the_command(stack, prod: envroot.EnvRoot):
+    # given prod without its artifacts file (as before `hubdeploy publish`)
+    artifacts = stack.repo / "terraform" / "envs" / ENV / ARTIFACTS_FILE
+    saved = artifacts.read_text()
+    artifacts.unlink()
+    try:
+        root = stack.root(ENV)  # the work copy must not keep a stale artifacts file
+        assert not (root.env_dir / ARTIFACTS_FILE).exists()
+        with pytest.raises(TerraformError) as failure:
+            envroot.plan(root, out=root.path / "bad.tfplan")
+    finally:
+        artifacts.write_text(saved)
+        stack.root(ENV)
+    line = failure.value.one_line()
+    assert "No value for required variable" in line and "artifact_bucket" in line
+    assert "run `hubdeploy publish --env prod` first" in line
+    assert "\n" not in line
 
 
 def created(prod: envroot.EnvRoot, variables: dict[str, Any]) -> dict[str, dict[str, Any]]:

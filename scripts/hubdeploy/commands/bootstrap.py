@@ -10,13 +10,13 @@ from hubdeploy.infra.naming import state_key
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "bootstrap",
         help="create the Terraform state bucket and the artifact bucket (idempotent, hardened)",
         description="Create (or check) the state and artifact buckets: versioning, encryption, public access "
         "blocked, TLS only, tagged as hubdeploy's. Refuses buckets hubdeploy did not create. Prints the "
-        "`terraform init` backend flags.",
+        "`terraform init` command for the env (terraform/root with the env's backend flags).",
     )
     parser.add_argument("--env", required=True, help=f"environment: {', '.join(ENVIRONMENTS)}")
     parser.add_argument("--state-bucket", default=None, help="default: HUBDEPLOY_STATE_BUCKET or the naming rule")
@@ -30,5 +30,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for report in (result.state, result.artifacts):
         print(f"{report.purpose} bucket: {report.name} ({'created' if report.created else 'already set up'})")
     print(f"state key for {env}: {state_key(env)}")
-    print(f"terraform -chdir=terraform/envs/{env} init " + " ".join(result.backend_config()))
+    # one root for every env: -reconfigure switches the backend when the last init was for another env
+    flags = [*result.backend_config(), f"-backend-config=key={state_key(env)}", "-reconfigure"]
+    print("terraform -chdir=terraform/root init " + " ".join(flags))
     return 0

@@ -22,8 +22,8 @@ BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
 BLOCK_START = re.compile(r'^(variable|output)\s+"([^"]+)"\s*\{\s*$', re.MULTILINE)
 ATTRIBUTE = re.compile(r"^\s*([a-z_]+)\s*=\s*(.*)$")
-# The repository's READMEs: each module's own, and the env roots' (identical code) in envs/README.md.
-REGENERATE = "terraform/modules/* terraform/envs/dev:terraform/envs/README.md"
+# The repository's READMEs: each module's own, and the one root module's (every environment runs it).
+REGENERATE = "terraform/modules/* terraform/root"
 
 
 @dataclass(frozen=True)

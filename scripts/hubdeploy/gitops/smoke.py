@@ -81,11 +81,11 @@ def target_from_outputs(env: str, outputs: Mapping[str, Any]) -> SmokeTarget:
     if missing:
         raise SmokeError(
             f"{env}: terraform outputs lack {', '.join(missing)}",
-            hint=f"apply the env first (hubdeploy apply --env {env}) and check terraform/envs/{env}/outputs.tf",
+            hint=f"apply the env first (hubdeploy apply --env {env}) and check terraform/root/outputs.tf",
         )
     auth = outputs["auth"]
     if not isinstance(auth, Mapping):
-        raise SmokeError(f"{env}: output auth is not an object", hint="check terraform/envs/{env}/outputs.tf")
+        raise SmokeError(f"{env}: output auth is not an object", hint="check terraform/root/outputs.tf")
     secret = outputs.get("auth_client_secret") or outputs.get("client_secret")
     return SmokeTarget(
         env=env,

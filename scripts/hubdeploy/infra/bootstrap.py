@@ -41,7 +41,7 @@ class BootstrapResult:
     artifacts: BucketReport
 
     def backend_config(self) -> list[str]:
-        """The `-backend-config` flags of `terraform init` for every env root."""
+        """The `-backend-config` flags of `terraform init` shared by every env (each adds its own key)."""
         return [f"-backend-config=bucket={self.state.name}", f"-backend-config=region={self.region}"]
 
 

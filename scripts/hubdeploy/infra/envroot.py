@@ -1,11 +1,21 @@
-"""High-level Terraform runs for one environment root, against real AWS or the emulator.
+"""Terraform runs for one environment: the one root module `terraform/root` with that env's values.
+
+`terraform/envs/<env>/` holds only values; the runner supplies the environment's identity:
+
+- `init` completes the partial S3 backend with `-backend-config=bucket/region/key`, the key being
+  `hubdeploy.infra.naming.state_key(env)` (the one source of truth);
+- `plan` passes `-var-file` for the env's `terraform.tfvars`, its pin `model.auto.tfvars.json`, its
+  `artifacts.auto.tfvars.json` (only when `hubdeploy publish` wrote it, so a missing publish fails at
+  plan naming the variable), then `-var=environment=<env>`, then the emulator's tfvars and any
+  test-only `variables` (later ones win);
+- every call runs with its own TF_DATA_DIR, `<root>/.terraform/envs/<env>/` (git-ignored), so
+  dev, staging and prod planned from one checkout or one work copy never share backend settings.
 
 Typical use (CI, the local stack, tests)::
 
-    root = envroot.prepare(repo_root, "dev", environ=settings.environ)     # real AWS: runs in place
-    root = envroot.prepare(repo_root, "dev", environ=settings.environ,      # emulator: a work copy
-                           endpoint_url=emu.endpoint_url,
-                         workdir=tmp / "tf")
+    root = envroot.prepare(repo_root, "dev", environ=settings.environ)   # real AWS: terraform/root in place
+    root = envroot.prepare(repo_root, "dev", environ=settings.environ,    # emulator: a work copy of terraform/
+                           endpoint_url=emu.endpoint_url, workdir=tmp / "tf")
     envroot.init(root, state_bucket="hubdeploy-tfstate-...", region="us-east-1")
     plan = envroot.plan(root)                   # Plan(path, has_changes)
     doc = envroot.show_json(root, plan.path)    # `terraform show -json` of the plan
@@ -21,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +40,15 @@ from typing import TYPE_CHECKING, Any
 
 from hubdeploy.envs import check_env
 from hubdeploy.errors import TerraformError, UsageError
-from hubdeploy.infra.emulator.override import WORKDIR_MARKER, write_override
+from hubdeploy.infra.emulator.override import (
+    OVERRIDE_FILE,
+    TFVARS_FILE,
+    WORKDIR_MARKER,
+    write_emulator_tfvars,
+    write_override,
+)
+from hubdeploy.infra.envvalues import artifacts_hint, env_var_files
+from hubdeploy.infra.naming import state_key
 from hubdeploy.infra.tfcli import run_terraform, terraform_env
 
 if TYPE_CHECKING:
@@ -37,26 +56,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Files a work copy must not inherit from the checkout (state, caches, someone's overrides).
-# The binary plan's file name, in a root and in a plan folder (hubdeploy.gitops.planfolder).
+ROOT_DIR = Path("terraform") / "root"  # the one root module, relative to a checkout
+ENVS_DIR = Path("terraform") / "envs"  # one folder of values per environment
+# TF_DATA_DIR of an env, relative to the root it runs in (under .terraform/: git-ignored, never copied).
+DATA_DIR = Path(".terraform") / "envs"
+# The binary plan's file name, in an env's data dir and in a plan folder (hubdeploy.gitops.planfolder).
 PLAN_FILE = "tfplan"
+# Files a work copy must not inherit from the checkout (state, caches, someone's overrides).
 COPY_IGNORE = shutil.ignore_patterns(
     ".terraform", "*.tfstate*", PLAN_FILE, "*.tfplan", "*_override.tf", "*_override.tf.json"
 )
-# Where emulated runs keep their copy of terraform/ (never the checkout's own roots).
+# Where emulated runs keep their copy of terraform/ (never the checkout's own root).
 EMULATED_WORKDIR = Path(".cache") / "hubdeploy-tf"
 EXTRA_VARS_FILE = "hubdeploy-extra.tfvars.json"
 
 
 @dataclass(frozen=True)
 class EnvRoot:
-    """An environment root ready for terraform: where to run and with which process environment."""
+    """One environment ready for terraform: the root to run, the env's values, the process environment."""
 
     env: str
-    path: Path  # the folder holding the root's .tf files (cwd of every terraform call)
+    path: Path  # terraform/root (or its work copy): the .tf files, cwd of every terraform call
+    env_dir: Path  # terraform/envs/<env> (or its work copy): the env's values
+    data_dir: Path  # this env's TF_DATA_DIR: <path>/.terraform/envs/<env>
     repo_root: Path  # the checkout (or scratch copy) the root came from
     tf_env: dict[str, str] = field(repr=False)
     endpoint_url: str | None = None  # the emulator's URL, None for real AWS
+    override_var_files: tuple[Path, ...] = ()  # passed after the env's values (the emulator's tfvars)
 
     @property
     def emulated(self) -> bool:
@@ -81,15 +107,15 @@ def prepare(
     tfvars: Mapping[str, Any] | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> EnvRoot:
-    """Get `terraform/envs/<env>` of `repo_root` ready to run.
+    """Get `terraform/root` of `repo_root` ready to run with the values of `terraform/envs/<env>`.
 
     Args:
         repo_root: checkout (or scratch copy) holding `terraform/`.
         env: dev, staging or prod.
         environ: the environment terraform inherits (Settings.environ).
         endpoint_url: the emulator's URL. When given, `terraform/` is copied into `workdir` (again
-            on every call, keeping `.terraform/`), and the copy gets the emulator override and
-            tfvars; the checkout is never touched.
+            on every call, keeping each env's data dir), and the copy gets the emulator override
+            and tfvars; the checkout is never touched.
         workdir: where the copy goes (required with `endpoint_url`).
         tfvars: extra root variables for the emulated copy (test-only feature toggles).
         extra_env: extra process environment for terraform (e.g. TF_VAR_aws_account_id).
@@ -99,21 +125,19 @@ def prepare(
     """
     check_env(env)
     source = repo_root / "terraform"
-    if not (source / "envs" / env).is_dir():
-        raise UsageError(
-            f"no Terraform root at {source / 'envs' / env}", hint="run hubdeploy from a hubdeploy checkout"
-        )
+    for needed in (repo_root / ROOT_DIR, repo_root / ENVS_DIR / env):
+        if not needed.is_dir():
+            raise UsageError(f"no {needed}", hint="run hubdeploy from a hubdeploy checkout")
     process_env = terraform_env(repo_root, environ, extra_env)
     if endpoint_url is None:
-        return EnvRoot(env=env, path=source / "envs" / env, repo_root=repo_root, tf_env=process_env)
+        return _env_root(env, repo_root, repo_root, process_env)
     if workdir is None:
         raise UsageError("an emulated run needs a work directory", hint="pass workdir=<empty or previous work dir>")
-    copy = workdir / "terraform"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / WORKDIR_MARKER).write_text(f"copy of {source}\n")
-    shutil.copytree(source, copy, ignore=COPY_IGNORE, dirs_exist_ok=True)
-    path = copy / "envs" / env
-    write_override(path, endpoint_url, env=env, tfvars=tfvars)
+    _sync_copy(source, workdir / "terraform")
+    write_override(workdir / ROOT_DIR, endpoint_url)
+    emulator_vars = write_emulator_tfvars(workdir / ENVS_DIR / env, tfvars)
     # the emulator's fake credentials, also for anything the provider resolves from the environment
     process_env.update(
         {
@@ -124,11 +148,43 @@ def prepare(
     )
     process_env.pop("AWS_PROFILE", None)
     process_env.pop("AWS_SESSION_TOKEN", None)
-    return EnvRoot(env=env, path=path, repo_root=repo_root, tf_env=process_env, endpoint_url=endpoint_url)
+    return _env_root(
+        env, workdir, repo_root, process_env, endpoint_url=endpoint_url, override_var_files=(emulator_vars,)
+    )
+
+
+def _env_root(env: str, tree: Path, repo_root: Path, process_env: dict[str, str], **kwargs: Any) -> EnvRoot:
+    """The EnvRoot of `env` in `tree` (a checkout or a work dir holding terraform/)."""
+    path = tree / ROOT_DIR
+    data_dir = path / DATA_DIR / env
+    # set last: an inherited TF_DATA_DIR would make every env share one backend configuration
+    process_env["TF_DATA_DIR"] = str(data_dir)
+    return EnvRoot(
+        env=env,
+        path=path,
+        env_dir=tree / ENVS_DIR / env,
+        data_dir=data_dir,
+        repo_root=repo_root,
+        tf_env=process_env,
+        **kwargs,
+    )
+
+
+def _sync_copy(source: Path, copy: Path) -> None:
+    """Make `copy` a copy of `source`: copy over it, then drop files `source` no longer has (a stale
+    artifacts file would otherwise hide a missing publish). Kept: data dirs (.terraform/) and the
+    emulator files, which every env's `prepare` rewrites (one work copy may serve several envs)."""
+    shutil.copytree(source, copy, ignore=COPY_IGNORE, dirs_exist_ok=True)
+    for folder, dirs, files in os.walk(copy):
+        dirs[:] = [d for d in dirs if d != ".terraform"]
+        here = Path(folder)
+        for name in files:
+            if name not in (OVERRIDE_FILE, TFVARS_FILE) and not (source / (here / name).relative_to(copy)).exists():
+                (here / name).unlink()
 
 
 def init(root: EnvRoot, *, state_bucket: str, region: str, upgrade: bool = False) -> None:
-    """`terraform init` with the partial S3 backend completed by `state_bucket` and `region`."""
+    """`terraform init` with the partial S3 backend completed by `state_bucket`, `region` and the env's key."""
     args = [
         "init",
         "-input=false",
@@ -136,6 +192,7 @@ def init(root: EnvRoot, *, state_bucket: str, region: str, upgrade: bool = False
         "-reconfigure",
         f"-backend-config=bucket={state_bucket}",
         f"-backend-config=region={region}",
+        f"-backend-config=key={state_key(root.env)}",
     ]
     if upgrade:
         args.append("-upgrade")
@@ -143,11 +200,16 @@ def init(root: EnvRoot, *, state_bucket: str, region: str, upgrade: bool = False
 
 
 def _var_args(root: EnvRoot, variables: Mapping[str, Any] | None) -> list[str]:
-    if not variables:
-        return []
-    path = root.path / EXTRA_VARS_FILE
-    path.write_text(json.dumps(dict(variables), indent=2) + "\n")
-    return [f"-var-file={path.name}"]
+    """-var-file/-var flags of a plan, later ones winning: env values, identity, emulator, `variables`."""
+    args = [f"-var-file={path}" for path in env_var_files(root.env_dir, root.env)]
+    args.append(f"-var=environment={root.env}")
+    args += [f"-var-file={path}" for path in root.override_var_files]
+    if variables:
+        root.data_dir.mkdir(parents=True, exist_ok=True)
+        path = root.data_dir / EXTRA_VARS_FILE
+        path.write_text(json.dumps(dict(variables), indent=2) + "\n")
+        args.append(f"-var-file={path}")
+    return args
 
 
 def plan(
@@ -161,12 +223,17 @@ def plan(
     """`terraform plan -out`; returns the plan file and whether it has changes.
 
     Args:
-        out: plan file (default `<root>/tfplan`).
+        out: plan file (default `tfplan` in the env's data dir).
         destroy: plan a destroy.
-        variables: extra root variables for this plan (baked into the plan file).
+        variables: extra root variables for this plan (baked into the plan file; they win over the
+            env's files).
         targets: `-target` addresses (for debugging only).
+
+    Raises:
+        UsageError: an env file sets `environment` (`hubdeploy.infra.envvalues`).
+        TerraformError: terraform refused the plan (one line per error diagnostic).
     """
-    planfile = out or root.path / PLAN_FILE
+    planfile = out or root.data_dir / PLAN_FILE
     planfile.unlink(missing_ok=True)  # a failed plan must not leave an older plan file to apply
     # -json: machine-readable diagnostics, so a failure becomes one line naming the variable
     args = ["plan", "-input=false", "-no-color", "-json", "-detailed-exitcode", f"-out={planfile}"]
@@ -180,7 +247,8 @@ def plan(
         errors = error_diagnostics(proc.stdout) or (proc.stderr or proc.stdout).strip().splitlines()[-15:]
         raise TerraformError(
             f"terraform plan failed for {root.env}: " + " | ".join(errors),
-            hint=f"fix the value named above (terraform/envs/{root.env}/*.tfvars or the pin), then plan again",
+            hint=artifacts_hint(root.env_dir, root.env)
+            or f"fix the value named above (terraform/envs/{root.env}/*.tfvars or the pin), then plan again",
         )
     return Plan(path=planfile, has_changes=proc.returncode == 2)
 
@@ -221,7 +289,7 @@ def output_json(root: EnvRoot) -> dict[str, Any]:
 
 def destroy(root: EnvRoot, *, variables: Mapping[str, Any] | None = None) -> None:
     """Destroy everything the root manages (plan -destroy, then apply that plan)."""
-    destroy_plan = plan(root, out=root.path / "destroy.tfplan", destroy=True, variables=variables)
+    destroy_plan = plan(root, out=root.data_dir / "destroy.tfplan", destroy=True, variables=variables)
     apply(root, destroy_plan.path)
 
 

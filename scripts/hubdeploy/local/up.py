@@ -205,7 +205,7 @@ def _plan_and_apply(
     from hubdeploy.infra import envroot
 
     assert local.aws_endpoint_url is not None
-    with progress.step(f"terraform plan: terraform/envs/{env} against the emulator"):
+    with progress.step(f"terraform plan: terraform/root with terraform/envs/{env} against the emulator"):
         root = envroot.prepare(
             local.repo_root,
             env,

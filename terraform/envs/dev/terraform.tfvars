@@ -1,6 +1,6 @@
 # dev: cheapest setup that still exercises the whole path; auto-applied on merge.
-environment = "dev"
-aws_region  = "us-east-1"
+# The environment's name is its folder's (hubdeploy passes -var environment=<env>): never set environment here.
+aws_region = "us-east-1"
 
 # serverless: scales to zero between tests; no instance, volume key or blue/green
 serverless = {

@@ -1,6 +1,6 @@
 # prod: two instances across AZs, autoscaling on invocations, canary blue/green with auto-rollback.
-environment = "prod"
-aws_region  = "us-east-1"
+# The environment's name is its folder's (hubdeploy passes -var environment=<env>): never set environment here.
+aws_region = "us-east-1"
 
 instance_type  = "ml.m5.xlarge"
 instance_count = 2

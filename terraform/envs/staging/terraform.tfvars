@@ -1,6 +1,6 @@
 # staging: production-shaped (instances, KMS volume, blue/green) at minimum size.
-environment = "staging"
-aws_region  = "us-east-1"
+# The environment's name is its folder's (hubdeploy passes -var environment=<env>): never set environment here.
+aws_region = "us-east-1"
 
 instance_type  = "ml.m5.large"
 instance_count = 1

@@ -1,11 +1,16 @@
-# A small root shaped like an env root's serving chain, applied against the emulator so the gitops tests
-# summarise and render real `terraform show -json` output (model pin change, destroy, no-op, sensitive).
+# The serving chain of terraform/root, for the gitops tests (realplans.py): the real sagemaker-endpoint
+# module, called with exactly the inputs terraform/root gives it, applied to the emulator so the tests
+# summarise and render real `terraform show -json` output (pin change, resize, destroy, no-op). Two
+# test-only resources stand for what the real modules cannot provide on demand: a sensitive value that
+# must never be shown (aws_ssm_parameter.secret) and a resource a scenario destroys, which the comment
+# must warn about (aws_cloudwatch_log_group.this). The API module is left out: it needs a published
+# lambda.zip and adds nothing the summary reads.
 terraform {
   required_version = ">= 1.10"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "5.100.0"
+      version = "~> 5.100"
     }
   }
 }
@@ -16,13 +21,18 @@ variable "endpoint_url" {
 }
 
 variable "hub_model_id" {
-  description = "Hub repository id."
+  description = "Hub repository id (the pin)."
   type        = string
   default     = "yiyanghkust/finbert-tone"
 }
 
 variable "hub_revision" {
-  description = "Hub revision."
+  description = "Hub revision (the pin)."
+  type        = string
+}
+
+variable "model_data_url" {
+  description = "s3:// URL of model.tar.gz, as `hubdeploy publish` names it."
   type        = string
 }
 
@@ -44,14 +54,14 @@ variable "instance_type" {
 }
 
 variable "api_secret" {
-  description = "A secret the plan must never show."
+  description = "A secret the plan must never show (test-only)."
   type        = string
   sensitive   = true
   default     = "s3cr3t-value-never-shown"
 }
 
 variable "with_logs" {
-  description = "Whether the log group exists (false destroys it: a warning in the comment)."
+  description = "Whether the test-only log group exists (false destroys it: a warning in the comment)."
   type        = bool
   default     = true
 }
@@ -63,39 +73,47 @@ provider "aws" {
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
+  skip_requesting_account_id  = false
   s3_use_path_style           = true
   max_retries                 = 2
   endpoints {
-    iam       = var.endpoint_url
-    logs      = var.endpoint_url
-    sagemaker = var.endpoint_url
-    ssm       = var.endpoint_url
-    sts       = var.endpoint_url
+    cloudwatch = var.endpoint_url
+    iam        = var.endpoint_url
+    kms        = var.endpoint_url
+    logs       = var.endpoint_url
+    sagemaker  = var.endpoint_url
+    ssm        = var.endpoint_url
+    sts        = var.endpoint_url
+  }
+
+  # as terraform/root/providers.tf, for environment = "dev"
+  default_tags {
+    tags = {
+      "hubdeploy:environment" = "dev"
+      "hubdeploy:managed-by"  = "terraform"
+      "hubdeploy:repository"  = "hubdeploy"
+    }
   }
 }
 
-locals {
-  slug = replace(var.hub_model_id, "/", "--")
-  tags = {
-    "hubdeploy:hub-model-id"    = var.hub_model_id
-    "hubdeploy:hub-revision"    = var.hub_revision
-    "hubdeploy:artifact-sha256" = var.model_artifact_sha256
-    "hubdeploy:git-commit"      = var.git_commit
-  }
-}
+# terraform/root/main.tf's module "endpoint" with dev's inputs, provisioned (the comment's instance
+# columns); the name stands for "hubdeploy-${var.environment}".
+module "endpoint" {
+  source = "../../../terraform/modules/sagemaker-endpoint"
 
-resource "aws_iam_role" "endpoint" {
-  name = "gitops-test-endpoint"
-  assume_role_policy = jsonencode({
-    Version   = "2012-10-17"
-    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "sagemaker.amazonaws.com" } }]
-  })
-}
-
-resource "aws_cloudwatch_log_group" "this" {
-  count             = var.with_logs ? 1 : 0
-  name              = "/hubdeploy/gitops-test"
-  retention_in_days = 30
+  name                  = "dev-finbert"
+  hub_model_id          = var.hub_model_id
+  hub_revision          = var.hub_revision
+  model_data_url        = var.model_data_url
+  model_artifact_sha256 = var.model_artifact_sha256
+  git_commit            = var.git_commit
+  image_uri             = null
+  instance_type         = var.instance_type
+  instance_count        = 1
+  serverless            = null
+  autoscaling           = null
+  blue_green            = null
+  log_retention_days    = 30
 }
 
 resource "aws_ssm_parameter" "secret" {
@@ -104,49 +122,23 @@ resource "aws_ssm_parameter" "secret" {
   value = var.api_secret
 }
 
-resource "aws_sagemaker_model" "this" {
-  name               = "dev-finbert-${substr(var.model_artifact_sha256, 0, 12)}"
-  execution_role_arn = aws_iam_role.endpoint.arn
-  primary_container {
-    image          = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04"
-    model_data_url = "s3://hubdeploy-artifacts-123456789012-us-east-1/models/${local.slug}/${var.hub_revision}/${substr(var.model_artifact_sha256, 0, 12)}/model.tar.gz"
-    environment = {
-      SAGEMAKER_PROGRAM = "inference.py"
-      API_SECRET        = var.api_secret
-    }
-  }
-  tags = local.tags
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-resource "aws_sagemaker_endpoint_configuration" "this" {
-  name_prefix = "dev-finbert-"
-  production_variants {
-    variant_name           = "primary"
-    model_name             = aws_sagemaker_model.this.name
-    instance_type          = var.instance_type
-    initial_instance_count = 1
-  }
-  tags = local.tags
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-resource "aws_sagemaker_endpoint" "this" {
-  name                 = "dev-finbert"
-  endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
-  tags                 = { "hubdeploy:env" = "dev" }
+resource "aws_cloudwatch_log_group" "this" {
+  count             = var.with_logs ? 1 : 0
+  name              = "/hubdeploy/gitops-test"
+  retention_in_days = 30
 }
 
 output "endpoint_name" {
   description = "Endpoint name."
-  value       = aws_sagemaker_endpoint.this.name
+  value       = module.endpoint.endpoint_name
 }
 
 output "endpoint_config_name" {
   description = "Config the endpoint serves."
-  value       = aws_sagemaker_endpoint_configuration.this.name
+  value       = module.endpoint.endpoint_config_name
+}
+
+output "model_name" {
+  description = "Model behind the config."
+  value       = module.endpoint.model_name
 }

@@ -1,12 +1,22 @@
+# Every input of the env root, and every check of it, once: terraform/envs/<env>/ holds only values.
+# hubdeploy.infra.envroot passes them in this order (a later source wins):
+#   TF_VAR_aws_account_id                                      CI: from the GitHub Environment
+#   -var-file=terraform/envs/<env>/terraform.tfvars            sizing and features of the environment
+#   -var-file=terraform/envs/<env>/model.auto.tfvars.json      the model pin (hubdeploy pin / promote)
+#   -var-file=terraform/envs/<env>/artifacts.auto.tfvars.json  published artifacts (hubdeploy publish)
+#   -var=environment=<env>                                     the env folder's name
+# Messages say <env> rather than reading var.environment: Terraform skips a rule that reads an invalid
+# variable, so a rule would stop checking its own value whenever environment is wrong.
+
 # Environment identity ------------------------------------------------------------------------
 
 variable "environment" {
-  description = "Environment this root deploys: dev, staging or prod (must match the folder name)."
+  description = "Environment to deploy: dev, staging or prod. Passed by the runner (-var environment=<env>, the env folder name, which also picks the state key); never set it in a tfvars file."
   type        = string
 
   validation {
     condition     = contains(["dev", "staging", "prod"], var.environment)
-    error_message = "environment must be dev, staging or prod."
+    error_message = "environment must be dev, staging or prod: pass -var environment=<env> naming a folder of terraform/envs/ (hubdeploy does)."
   }
 }
 
@@ -16,7 +26,7 @@ variable "aws_region" {
 
   validation {
     condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.aws_region))
-    error_message = "aws_region must be an AWS region name such as \"us-east-1\"."
+    error_message = "aws_region must be an AWS region name such as \"us-east-1\": fix aws_region in terraform/envs/<env>/terraform.tfvars."
   }
 }
 
@@ -44,7 +54,7 @@ variable "hub_model_id" {
 
   validation {
     condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$", var.hub_model_id))
-    error_message = "hub_model_id must be a non-empty Hub repository id such as \"yiyanghkust/finbert-tone\" (model.auto.tfvars.json)."
+    error_message = "hub_model_id must be a non-empty Hub repository id such as \"yiyanghkust/finbert-tone\" (fix terraform/envs/<env>/model.auto.tfvars.json, or run `hubdeploy pin --env <env>`)."
   }
 }
 
@@ -55,12 +65,12 @@ variable "hub_revision" {
 
   validation {
     condition     = var.hub_revision != null
-    error_message = "hub_revision is not pinned yet (null in model.auto.tfvars.json): run `hubdeploy pin --env <env>` or promote a pin from the previous environment."
+    error_message = "hub_revision is not pinned yet (null in terraform/envs/<env>/model.auto.tfvars.json): run `hubdeploy pin --env <env>` or promote a pin from the previous environment."
   }
 
   validation {
     condition     = var.hub_revision == null || var.environment == "dev" || can(regex("^[0-9a-f]{40}$", var.hub_revision))
-    error_message = "hub_revision must be a 40-hex commit SHA outside dev (a branch or tag can move under a deployed environment); pin dev, then promote."
+    error_message = "hub_revision must be a 40-hex commit SHA outside dev (a branch or tag can move under a deployed environment); pin dev, then `hubdeploy promote dev ${var.environment}`."
   }
 }
 
@@ -72,7 +82,7 @@ variable "artifact_bucket" {
 
   validation {
     condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.artifact_bucket))
-    error_message = "artifact_bucket must be an S3 bucket name (run `hubdeploy publish` to generate artifacts.auto.tfvars.json)."
+    error_message = "artifact_bucket must be an S3 bucket name (run `hubdeploy publish --env <env>`: it writes terraform/envs/<env>/artifacts.auto.tfvars.json)."
   }
 }
 
@@ -82,7 +92,7 @@ variable "model_data_url" {
 
   validation {
     condition     = can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+\\.tar\\.gz$", var.model_data_url))
-    error_message = "model_data_url must look like s3://<bucket>/<key>.tar.gz (run `hubdeploy publish`)."
+    error_message = "model_data_url must look like s3://<bucket>/<key>.tar.gz (run `hubdeploy publish --env <env>` instead of editing artifacts.auto.tfvars.json)."
   }
 }
 
@@ -92,7 +102,7 @@ variable "model_artifact_sha256" {
 
   validation {
     condition     = can(regex("^[0-9a-f]{64}$", var.model_artifact_sha256))
-    error_message = "model_artifact_sha256 must be 64 lowercase hex characters (run `hubdeploy publish`)."
+    error_message = "model_artifact_sha256 must be 64 lowercase hex characters (run `hubdeploy publish --env <env>` instead of editing artifacts.auto.tfvars.json)."
   }
 }
 
@@ -102,7 +112,7 @@ variable "lambda_s3_key" {
 
   validation {
     condition     = can(regex("\\.zip$", var.lambda_s3_key))
-    error_message = "lambda_s3_key must be an S3 key ending in .zip (run `hubdeploy publish`)."
+    error_message = "lambda_s3_key must be an S3 key ending in .zip (run `hubdeploy publish --env <env>` instead of editing artifacts.auto.tfvars.json)."
   }
 }
 
@@ -112,7 +122,7 @@ variable "lambda_artifact_sha256" {
 
   validation {
     condition     = can(regex("^[0-9a-f]{64}$", var.lambda_artifact_sha256))
-    error_message = "lambda_artifact_sha256 must be 64 lowercase hex characters (run `hubdeploy publish`)."
+    error_message = "lambda_artifact_sha256 must be 64 lowercase hex characters (run `hubdeploy publish --env <env>` instead of editing artifacts.auto.tfvars.json)."
   }
 }
 
@@ -135,7 +145,7 @@ variable "instance_type" {
 
   validation {
     condition     = can(regex("^ml\\.[a-z0-9-]+\\.[a-z0-9]+$", var.instance_type))
-    error_message = "instance_type must be a SageMaker instance type such as \"ml.m5.large\" (note the ml. prefix)."
+    error_message = "instance_type must be a SageMaker instance type such as \"ml.m5.large\" (note the ml. prefix): fix instance_type in terraform/envs/<env>/terraform.tfvars."
   }
 }
 

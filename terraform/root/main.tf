@@ -1,18 +1,11 @@
+# The environment is an input (-var environment=<env>, set by the runner from the env folder name), so
+# the same code serves dev, staging and prod; only terraform/envs/<env>/ differs.
 locals {
   name = "hubdeploy-${var.environment}"
 }
 
-resource "terraform_data" "guard" {
-  lifecycle {
-    precondition {
-      condition     = basename(abspath(path.root)) == var.environment
-      error_message = "environment = \"${var.environment}\" but this root is terraform/envs/${basename(abspath(path.root))}: fix terraform.tfvars."
-    }
-  }
-}
-
 module "endpoint" {
-  source = "../../modules/sagemaker-endpoint"
+  source = "../modules/sagemaker-endpoint"
 
   name                  = local.name
   hub_model_id          = var.hub_model_id
@@ -30,7 +23,7 @@ module "endpoint" {
 }
 
 module "api" {
-  source = "../../modules/inference-api"
+  source = "../modules/inference-api"
 
   name                       = local.name
   endpoint_name              = module.endpoint.endpoint_name

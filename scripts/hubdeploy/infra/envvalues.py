@@ -1,0 +1,77 @@
+"""An environment's value files: which ones Terraform gets, in which order, and the check that none of
+them names the environment.
+
+`terraform/envs/<env>/` holds only values for the one root module `terraform/root`. The environment's
+name is not one of them: the runner passes `-var=environment=<env>` from the folder's name (which also
+picks the state key), so a file that sets `environment` could only disagree with it, and is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from hubdeploy.envs import ARTIFACTS_FILE, PIN_FILE
+from hubdeploy.errors import UsageError
+
+VALUES_FILE = "terraform.tfvars"  # an env's sizing and features (committed)
+IDENTITY_VARIABLE = "environment"
+
+# `name =` at the start of a line: a top-level attribute when the bracket depth is 0.
+_ASSIGNMENT = re.compile(r'^\s*"?([A-Za-z_][A-Za-z0-9_-]*)"?\s*=(?!=)')
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def tfvars_names(text: str) -> set[str]:
+    """Top-level variable names assigned in a `.tfvars` file (HCL) or a `.tfvars.json` file (JSON)."""
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None
+        if isinstance(data, dict):
+            return set(data)
+    names: set[str] = set()
+    depth = 0
+    for line in text.splitlines():
+        code = re.split(r"#|//", _STRING.sub('""', line), maxsplit=1)[0]
+        if depth == 0 and (match := _ASSIGNMENT.match(code)):
+            names.add(match.group(1))
+        depth += sum(code.count(c) for c in "{([") - sum(code.count(c) for c in "})]")
+    return names
+
+
+def _shown(env_dir: Path, path: Path) -> str:
+    """`terraform/envs/<env>/<file>`: where the user finds the file in their checkout."""
+    return str(path.relative_to(env_dir.parents[2]))
+
+
+def env_var_files(env_dir: Path, env: str) -> list[Path]:
+    """The value files of `env` (its folder `env_dir`) in the order they are passed, a later one winning:
+    `terraform.tfvars`, the pin, the published artifacts (only when `hubdeploy publish` wrote them, so a
+    missing publish fails at plan naming the variable).
+
+    Raises:
+        UsageError: the values file is missing, or a file sets `environment`.
+    """
+    values = env_dir / VALUES_FILE
+    if not values.is_file():
+        raise UsageError(f"no {_shown(env_dir, values)}", hint="restore it with git: every environment has one")
+    files = [values] + [p for p in (env_dir / PIN_FILE, env_dir / ARTIFACTS_FILE) if p.is_file()]
+    for path in files:
+        if IDENTITY_VARIABLE in tfvars_names(path.read_text()):
+            raise UsageError(
+                f"{_shown(env_dir, path)} sets {IDENTITY_VARIABLE}, but an environment's name comes from its "
+                f"folder ({env}; it also picks the state key)",
+                hint=f"remove the {IDENTITY_VARIABLE} line from {_shown(env_dir, path)}",
+            )
+    return files
+
+
+def artifacts_hint(env_dir: Path, env: str) -> str | None:
+    """What to do when a plan fails and `hubdeploy publish` has not written the artifacts file yet."""
+    artifacts = env_dir / ARTIFACTS_FILE
+    if artifacts.is_file():
+        return None
+    return f"run `hubdeploy publish --env {env}` first: it writes {_shown(env_dir, artifacts)}"
