@@ -3,7 +3,9 @@
 The container (huggingface-pytorch-inference:2.6.0-transformers4.51.3-*-py312) ships transformers 4.51.3;
 our test venv has transformers 5. inference.py must work with both, so test_inference.py and
 test_toolkit.py run a second time in a subprocess whose PYTHONPATH puts transformers 4.51.3 (and the
-tokenizers/huggingface_hub it needs) in front of the venv. torch stays the venv's.
+tokenizers/huggingface_hub it needs) in front of the venv. torch stays the venv's. test_toolkit.py serves
+through `hubdeploy.local.toolkit`, so the rerun also proves that the local runtime's host imports and
+serves under the container's transformers.
 
 Create that overlay with (about 10 s; the Makefile bootstrap is meant to run the same):
     .venv/bin/pip install --no-deps --target .venv/dlc-site \
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tools import require_tool
+
 pytestmark = pytest.mark.model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +36,7 @@ INSTALL = (
 
 @pytest.fixture(scope="module")
 def dlc_env() -> dict[str, str]:
-    if not (DLC_SITE / "transformers").is_dir():
-        pytest.skip(f"no transformers {DLC_TRANSFORMERS} overlay at .venv/dlc-site; create it with: {INSTALL}")
+    require_tool(DLC_SITE / "transformers", install=INSTALL)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(DLC_SITE), env.get("PYTHONPATH", "")) if p)
     return env

@@ -1,4 +1,5 @@
-"""model/code/inference.py served in-process by the real sagemaker-huggingface-inference-toolkit + MMS worker.
+"""model/code/inference.py served in-process by the real sagemaker-huggingface-inference-toolkit + MMS worker,
+through `hubdeploy.local.toolkit.ToolkitModel`, the host the local stack's runtime uses.
 
 The same test file runs under the Hugging Face container's transformers 4.x in test_dlc_versions.py.
 """
@@ -6,10 +7,15 @@ The same test file runs under the Hugging Face container's transformers 4.x in t
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from tests.model.toolkit_host import ensure_toolkit_importable, invoke, load_model_service
+from hubdeploy.errors import ModelLoadError
+from hubdeploy.local.toolkit import ToolkitModel, ensure_toolkit_importable
 
 pytestmark = pytest.mark.model
 
@@ -17,13 +23,36 @@ BODY = json.dumps({"inputs": ["Net sales rose 12% to EUR 1.2bn.", "The outlook w
 
 
 @pytest.fixture(scope="module")
-def service(model_package_dir):
-    """One MMS `Service` wrapping the toolkit's HuggingFaceHandlerService, as one container worker holds."""
-    return load_model_service(model_package_dir)
+def model(model_package_dir: Path) -> ToolkitModel:
+    """The artifact as one container worker holds it: an MMS `Service` wrapping the toolkit's handler service."""
+    return ToolkitModel(model_package_dir, environment={})
 
 
-def test_toolkit_uses_our_functions_not_its_pipeline(service, inference):
-    handler = service._entry_point.__self__
+@pytest.fixture(scope="module")
+def inference(model: ToolkitModel, model_package_dir: Path) -> ModuleType:
+    """The artifact's code/inference.py as the toolkit imported it (the host then drops it from sys.modules)."""
+    assert model.user_module is not None
+    assert Path(model.user_module.__file__ or "") == model_package_dir / "code" / "inference.py"
+    return model.user_module
+
+
+@pytest.fixture(scope="module")
+def classifier(inference: ModuleType, model_package_dir: Path) -> object:
+    """That module's `model_fn` output for the tiny model with default settings."""
+    return inference.model_fn(str(model_package_dir))
+
+
+def artifact_with(model_package_dir: Path, tmp_path: Path, extra_code: str) -> Path:
+    """A copy of the artifact whose inference.py ends with `extra_code` (redefinitions win)."""
+    root = tmp_path / "artifact"
+    shutil.copytree(model_package_dir, root)
+    script = root / "code" / "inference.py"
+    script.write_text(script.read_text() + "\n\n" + extra_code)
+    return root
+
+
+def test_toolkit_uses_our_functions_not_its_pipeline(model, inference):
+    handler = model.service._entry_point.__self__
     assert handler.initialized
     assert handler.preprocess is inference.input_fn
     assert handler.predict is inference.predict_fn
@@ -31,8 +60,8 @@ def test_toolkit_uses_our_functions_not_its_pipeline(service, inference):
     assert isinstance(handler.model, inference.Classifier)
 
 
-def test_invocation_returns_json_per_input(service, inference, classifier):
-    reply = invoke(service, BODY, content_type="application/json")
+def test_invocation_returns_json_per_input(model, inference, classifier):
+    reply = model.invoke(BODY, content_type="application/json")
 
     assert reply.status == 200
     assert reply.content_type == "application/json"
@@ -44,17 +73,17 @@ def test_invocation_returns_json_per_input(service, inference, classifier):
 
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
 @pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
-def test_content_type_parameters_and_accept_variants(service, content_type, accept):
-    reply = invoke(service, BODY, content_type=content_type, accept=accept)
+def test_content_type_parameters_and_accept_variants(model, content_type, accept):
+    reply = model.invoke(BODY, content_type=content_type, accept=accept)
 
     assert reply.status == 200, reply.message
     assert len(reply.json()) == 2
 
 
-def test_all_scores_through_the_toolkit(service):
+def test_all_scores_through_the_toolkit(model):
     body = json.dumps({"inputs": "Profit fell.", "parameters": {"return_all_scores": True}}).encode()
 
-    entry = invoke(service, body).json()[0]
+    entry = model.invoke(body).json()[0]
 
     assert {s["label"] for s in entry["scores"]} == {"Neutral", "Positive", "Negative"}
 
@@ -75,14 +104,14 @@ def test_all_scores_through_the_toolkit(service):
     ],
 )
 def test_bad_requests_get_http_400_with_the_reason_and_the_worker_keeps_serving(
-    service, body, content_type, accept, message
+    model, body, content_type, accept, message
 ):
-    reply = invoke(service, body, content_type=content_type, accept=accept)
+    reply = model.invoke(body, content_type=content_type, accept=accept)
 
     assert reply.status == 400
     assert message in reply.message
     assert "Traceback" not in reply.message
-    assert invoke(service, BODY).status == 200
+    assert model.invoke(BODY).status == 200
 
 
 def test_handle_called_directly_with_a_model_server_context(model_package_dir, inference):
@@ -108,3 +137,35 @@ def test_handle_called_directly_with_a_model_server_context(model_package_dir, i
         handler.handle([{"body": b'{"inputs": {}}'}], context)
     assert raised.value.error_code == 400
     assert '"inputs" must be a string or a list of strings, got an object' in raised.value.message
+
+
+def test_each_artifact_is_served_by_its_own_inference_py_and_none_is_left_behind(model_package_dir, tmp_path):
+    # given an artifact whose inference.py answers differently from the repo's
+    other = artifact_with(model_package_dir, tmp_path, "def output_fn(prediction, accept):\n    return '\"other\"'\n")
+    # when it is loaded after the repo's artifact
+    first = ToolkitModel(model_package_dir, environment={})
+    second = ToolkitModel(other, environment={})
+    # then each answers with its own code, and nothing named `inference` is left for the next importer
+    assert len(first.invoke(BODY).json()) == 2
+    assert second.invoke(BODY).json() == "other"
+    assert "inference" not in sys.modules
+    assert str(other / "code") not in sys.path
+
+
+def test_a_model_that_cannot_initialise_is_a_model_load_error_with_the_reason(model_package_dir, tmp_path):
+    broken = artifact_with(
+        model_package_dir,
+        tmp_path,
+        "def model_fn(model_dir, context=None):\n    raise RuntimeError('weights do not match the config')\n",
+    )
+
+    with pytest.raises(ModelLoadError, match="RuntimeError: weights do not match the config"):
+        ToolkitModel(broken, environment={})
+    assert "inference" not in sys.modules
+
+
+def test_an_artifact_without_its_program_is_a_model_load_error(model_package_dir, monkeypatch):
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")  # restored afterwards: the host sets it process-wide
+
+    with pytest.raises(ModelLoadError, match=r"code/serve\.py is missing from the artifact"):
+        ToolkitModel(model_package_dir, environment={"SAGEMAKER_PROGRAM": "serve.py"})

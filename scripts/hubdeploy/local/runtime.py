@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from hubdeploy.errors import ArtifactError, RuntimeFault
+from hubdeploy.errors import ArtifactError, DeploymentFault, ModelLoadError, RuntimeFault
 from hubdeploy.local.artifacts import fetch_model_artifact
-from hubdeploy.local.deployment import Deployment, DeploymentFault, expected_sha256, resolve_deployment
+from hubdeploy.local.deployment import Deployment, expected_sha256, resolve_deployment
 from hubdeploy.local.httpserve import BackgroundServer, QuietHandler
-from hubdeploy.local.toolkit import ModelLoadError, ModelResponse, ToolkitModel
+from hubdeploy.local.toolkit import ModelResponse, ToolkitModel
 
 log = logging.getLogger(__name__)
 INVOKE_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
@@ -175,8 +175,7 @@ class LocalRuntime:
         served = self.ensure(endpoint_name)
         answer = served.model.invoke(body, content_type=content_type, accept=accept)
         if answer.status != 200:
-            text = answer.body.decode("utf-8", "replace")
-            raise model_error(endpoint_name, self.region, self.account_id, answer.status, text)
+            raise model_error(endpoint_name, self.region, self.account_id, answer.status, answer.message)
         return served, answer
 
     def status(self) -> dict[str, Any]:

@@ -1,29 +1,47 @@
-"""Serve an unpacked model.tar.gz through the real Hugging Face inference toolkit, as the DLC does.
+"""Serve an unpacked model.tar.gz in-process exactly as AWS's Hugging Face inference container does.
 
-Inside the container, multi-model-server (MMS) imports `HuggingFaceHandlerService`, calls
-`initialize(context)` once (which puts `<model_dir>/code` on sys.path and imports the module named by
-SAGEMAKER_PROGRAM, our `inference.py`, taking its model_fn/input_fn/predict_fn/output_fn), then
-`handle([{"body": bytes}], context)` per request. We build the same MMS `Context` objects and map
-failures to status codes the way MMS's `Service.predict` does. `code/requirements.txt` is not
-installed here: the local stack runs with the packages of hubdeploy's own environment.
+In the container, multi-model-server's (MMS) Java frontend receives POST /invocations, frames the request in its
+binary protocol and hands it to a Python worker. That worker loaded the model with MMS's model loader, which
+instantiates the toolkit's `HuggingFaceHandlerService` and calls `initialize(context)`: `<model_dir>/code` goes
+on sys.path, the module named by SAGEMAKER_PROGRAM (our `inference.py`) is imported and its
+model_fn/input_fn/predict_fn/output_fn replace the toolkit's defaults. Per request the worker decodes the frame,
+and `mms.service.Service.predict` calls the handler's `handle`, maps PredictionException / MemoryError / any other
+failure to a status code and encodes the reply frame. `ToolkitModel` runs that Python side with MMS's own loader,
+frame decoder and `Service.predict`; only the Java frontend's HTTP listener is left out. `code/requirements.txt`
+is not installed here: the model runs with the packages of hubdeploy's own environment.
+
+Used by the local stack's SageMaker runtime (`local/runtime.py`) and the serving tests (tests/model/):
+
+    model = ToolkitModel(model_dir, environment={})  # model files at the root + code/inference.py
+    answer = model.invoke(b'{"inputs": "text"}', content_type="application/json", accept=None)
+    answer.status, answer.content_type, answer.body  # 200, "application/json", b'[{"label": ...}]'
 """
 
 from __future__ import annotations
 
+import importlib
+import io
+import json
 import logging
 import os
+import struct
 import sys
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from hubdeploy.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 DEFAULT_PROGRAM = "inference.py"
-# Environment variables a SageMaker model container may set that the toolkit reads at import/initialize.
-_SET_BY_US: set[str] = set()
+HANDLER_SERVICE = "sagemaker_huggingface_inference_toolkit.handler_service"
+# The toolkit's MMS config sets `decode_input_request=false`, which MMS hands its workers as this variable:
+# bodies reach the handler as raw bytes. SageMaker gives the model no way to change it.
+SERVER_ENV = {"MMS_DECODE_INPUT_REQUEST": "false"}
+_SET_BY_US: set[str] = set()  # environment variables the current model's container environment set
 _ENV_LOCK = threading.Lock()
 _CODE_DIRS: set[str] = set()  # `code` folders the toolkit put on sys.path
 
@@ -36,7 +54,79 @@ class ModelResponse:
     body: bytes
     content_type: str
 
+    @property
+    def message(self) -> str:
+        """The body as text: the model server's error message when `status` is not 200."""
+        return self.body.decode("utf-8", "replace")
 
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+def ensure_toolkit_importable() -> None:
+    """Let sagemaker-huggingface-inference-toolkit 2.6.0 import under transformers 5.
+
+    The toolkit imports `is_tf_available` from `transformers.file_utils`, which transformers 5 removed
+    (with TensorFlow support); the attribute saying "no TensorFlow" is all it needs (AWS's transformers-5
+    container installs a toolkit commit without the import). Nothing changes under transformers 4, the
+    current container's.
+    """
+    import transformers.file_utils as file_utils
+
+    if not hasattr(file_utils, "is_tf_available"):
+        file_utils.is_tf_available = lambda: False
+
+
+# --- MMS's binary protocol ---------------------------------------------------------------------------------
+class _Frame(io.BytesIO):
+    """A frame of MMS's binary protocol, readable the way MMS reads its socket (`recv`)."""
+
+    def recv(self, size: int) -> bytes:
+        return self.read(size)
+
+    def read_int(self) -> int:
+        return int(struct.unpack("!i", self.read(4))[0])
+
+    def read_field(self) -> bytes:
+        return self.read(self.read_int())
+
+
+def _field(value: bytes) -> bytes:
+    return struct.pack("!i", len(value)) + value
+
+
+def encode_request_frame(request_id: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """A one-request predict batch as the Java frontend frames it: id, headers, then the body as the
+    parameter named "body" with the request's Content-Type."""
+    frame = _field(request_id.encode())
+    for name, value in headers.items():
+        frame += _field(name.encode()) + _field(value.encode())
+    frame += struct.pack("!i", -1)
+    frame += _field(b"body") + _field(headers.get("Content-Type", "").encode()) + _field(body)
+    frame += struct.pack("!i", -1)
+    return frame + struct.pack("!i", -1)  # end of batch
+
+
+def decode_reply(frame: bytes, *, accept: str | None) -> ModelResponse:
+    """The HTTP answer the frontend makes of `Service.predict`'s reply frame for a single request."""
+    reply = _Frame(frame)
+    code = reply.read_int()
+    message = reply.read_field().decode()
+    reply.read_field()  # request id
+    content_type = reply.read_field().decode()
+    status = reply.read_int()
+    reply.read_field()  # reason phrase
+    for _ in range(reply.read_int()):  # response headers
+        reply.read_field()
+        reply.read_field()
+    body = reply.read_field()
+    if code != 200:  # MMS mapped a failure to `code`; the frame's body is a placeholder, the message says why
+        return ModelResponse(code, message.encode(), "text/plain")
+    return ModelResponse(status, body, content_type or accept or "application/json")
+
+
+# --- one model per process, as in the container ------------------------------------------------------------
 def _apply_container_env(environment: dict[str, str]) -> None:
     """Make the model's container environment this process's (one model is served at a time)."""
     for name in _SET_BY_US - set(environment):
@@ -58,84 +148,101 @@ def _forget_user_module(module_name: str) -> None:
     _CODE_DIRS.clear()
 
 
-def ensure_toolkit_importable() -> None:
-    """Let sagemaker-huggingface-inference-toolkit 2.6.0 import under transformers 5.
+class _InitFailure(logging.Handler):
+    """Catches the exception MMS's loader logs, and then swallows, when the handler's `initialize` fails."""
 
-    The toolkit imports `is_tf_available` from `transformers.file_utils`, which transformers 5 removed
-    (with TensorFlow support); the attribute saying "no TensorFlow" is all it needs (AWS's transformers-5
-    container installs a toolkit commit without the import). Nothing changes under transformers 4, the
-    current container's. tests/model/ hosts the model through MMS with this same fix.
-    """
-    import transformers.file_utils as file_utils
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self._thread = threading.get_ident()
+        self.exc: BaseException | None = None
 
-    if not hasattr(file_utils, "is_tf_available"):
-        file_utils.is_tf_available = lambda: False
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread and record.exc_info and self.exc is None:
+            self.exc = record.exc_info[1]
+
+
+def _load_service(model_dir: Path, name: str, module_name: str) -> Any:
+    """`mms.service.Service` for `model_dir`, loaded as an MMS worker loads it, or ModelLoadError."""
+    try:
+        ensure_toolkit_importable()
+        importlib.import_module(HANDLER_SERVICE)
+        from mms.model_loader import ModelLoaderFactory
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"the Hugging Face inference toolkit is not installed ({exc}); install hubdeploy[serve]"
+        ) from exc
+    if not (model_dir / "code" / f"{module_name}.py").is_file():
+        raise ModelLoadError(f"{model_dir.name}: code/{module_name}.py is missing from the artifact")
+    failure = _InitFailure()
+    root = logging.getLogger()  # where the loader logs (it also keeps the loader from calling basicConfig)
+    root.addHandler(failure)
+    try:
+        loader = ModelLoaderFactory.get_model_loader(str(model_dir))
+        service = loader.load(name, str(model_dir), HANDLER_SERVICE, None, 1)  # gpu none, batch size 1
+    except Exception as exc:  # the loader's own checks (module, entry point)
+        raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        root.removeHandler(failure)
+    if not service._entry_point.__self__.initialized:
+        # In the container the worker stays up and every request retries `initialize`; here the model
+        # is unusable: say why.
+        cause = failure.exc
+        reason = f"{type(cause).__name__}: {cause}" if cause else "the handler service did not initialise (see the log)"
+        raise ModelLoadError(reason) from cause
+    return service
 
 
 class ToolkitModel:
-    """One model folder loaded by `HuggingFaceHandlerService`; `invoke` is thread-safe (serialised)."""
+    """One model folder loaded as an MMS worker loads it; `invoke` is thread-safe (serialised, as one worker).
+
+    Attributes:
+        service: the `mms.service.Service` wrapping the toolkit's `HuggingFaceHandlerService.handle`.
+        user_module: the artifact's `code/inference.py` as the toolkit imported it (no longer in sys.modules).
+    """
 
     def __init__(self, model_dir: Path, *, environment: dict[str, str], name: str = "model") -> None:
+        """Load `model_dir` (an unpacked model.tar.gz) with `environment` as the container's.
+
+        Raises:
+            ModelLoadError: the toolkit is not installed, the code is missing, or the model did not initialise.
+        """
         self.model_dir = model_dir
         self.name = name
         self._lock = threading.Lock()
+        self.user_module: ModuleType | None = None
         with _ENV_LOCK:
-            env = {"SAGEMAKER_PROGRAM": DEFAULT_PROGRAM, **environment}
+            env = {"SAGEMAKER_PROGRAM": DEFAULT_PROGRAM, **environment, **SERVER_ENV}
             _apply_container_env(env)
             module_name = env["SAGEMAKER_PROGRAM"].removesuffix(".py")
             _forget_user_module(module_name)
             _CODE_DIRS.add(str(model_dir / "code"))
             try:
-                ensure_toolkit_importable()
-                from mms.context import Context
-                from sagemaker_huggingface_inference_toolkit.handler_service import HuggingFaceHandlerService
-            except ImportError as exc:
-                raise ModelLoadError(
-                    f"the Hugging Face inference toolkit is not installed ({exc}); install hubdeploy[serve]"
-                ) from exc
-            if not (model_dir / "code" / f"{module_name}.py").is_file():
-                raise ModelLoadError(f"{model_dir.name}: code/{module_name}.py is missing from the artifact")
-            self._context_cls = Context
-            self.service = HuggingFaceHandlerService()
-            context = Context(name, str(model_dir), None, 1, None, "local")
-            try:
-                self.service.initialize(context)
-            except Exception as exc:  # any failure of user code or transformers: the model is unusable
-                raise ModelLoadError(f"{type(exc).__name__}: {exc}") from exc
+                self.service = _load_service(model_dir, name, module_name)
+                self.user_module = sys.modules.get(module_name)
             finally:
-                # The service keeps its own references to the user functions: leave no module named
+                # The handler keeps its own references to the user functions: leave no module named
                 # `inference` (nor its code folder on sys.path) for the next importer in this process.
                 _forget_user_module(module_name)
-            self._context = context
         log.info("runtime: model %s loaded from %s", name, model_dir)
 
-    def invoke(self, body: bytes, *, content_type: str | None, accept: str | None) -> ModelResponse:
-        """One request through `handle`, with MMS's status mapping (PredictionException code, 507, 503)."""
-        from mms.context import RequestProcessor
-        from mms.metrics.metrics_store import MetricsStore
-        from mms.service import PredictionException
+    def invoke(self, body: bytes, *, content_type: str | None = None, accept: str | None = None) -> ModelResponse:
+        """One InvokeEndpoint request through MMS's frame decoder and `Service.predict`.
+
+        Args:
+            body: the request body, as sent.
+            content_type: its Content-Type (application/json when absent).
+            accept: the Accept header, if any (the toolkit answers JSON for none and for `*/*`).
+
+        Returns:
+            The status MMS mapped (200, the PredictionException's code, 507, 503), body and content type.
+        """
+        from mms.protocol.otf_message_handler import _retrieve_inference_msg
 
         headers = {"Content-Type": content_type or "application/json"}
         if accept:
             headers["Accept"] = accept
+        frame = encode_request_frame(uuid.uuid4().hex, body, headers)
         with self._lock:
-            context = self._context
-            request_id = uuid.uuid4().hex
-            context.request_ids = {0: request_id}
-            context.request_processor = [RequestProcessor(headers)]
-            context.metrics = MetricsStore(context.request_ids, self.name)
-            try:
-                result = self.service.handle([{"body": body}], context)
-            except PredictionException as exc:
-                return ModelResponse(exc.error_code, str(exc.message).encode(), "text/plain")
-            except MemoryError:
-                return ModelResponse(507, b"Out of resources", "text/plain")
-            except Exception:
-                log.warning("runtime: the handler service failed", exc_info=True)
-                return ModelResponse(503, b"Prediction failed", "text/plain")
-            answer = result[0] if isinstance(result, list) and len(result) == 1 else None
-            if answer is None:
-                return ModelResponse(503, b"Invalid model predict output", "text/plain")
-            out_type = context.get_response_content_type(0) or accept or "application/json"
-            data = answer if isinstance(answer, bytes) else str(answer).encode()
-            return ModelResponse(200, data, out_type)
+            batch = _retrieve_inference_msg(_Frame(frame))
+            reply = bytes(self.service.predict(batch))
+        return decode_reply(reply, accept=accept)
