@@ -6,6 +6,7 @@ import importlib
 import sys
 
 from bench.results import save, table
+from hubdeploy.errors import HubdeployError
 
 # One module per area; each exposes run() -> list[Result].
 MODULES: tuple[str, ...] = ("build", "inference", "lambda_import")
@@ -16,7 +17,11 @@ def main(argv: list[str]) -> int:
     results = []
     for name in selected:
         print(f">> bench {name}", flush=True)
-        results.extend(importlib.import_module(f"bench.{name}").run())
+        try:
+            results.extend(importlib.import_module(f"bench.{name}").run())
+        except HubdeployError as exc:  # a known failure (e.g. model/code/inference.py missing): one line, exit 1
+            print(f"bench {name}: {exc.one_line()}", file=sys.stderr)
+            return 1
     print(table(results))
     print(f"saved to {save(results)}")
     return 0

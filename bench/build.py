@@ -1,7 +1,8 @@
 """`make bench` for the artifact pipeline: build speed against the seed recipe, and re-publish cost.
 
-On a BERT-base-sized stand-in (random weights, FinBERT's config and tokenizer; cached in
-.bench/cache and reused), one run times side by side, on the same folder, with the page cache warm:
+On the BERT-base stand-in (bench/standin.py: random weights, FinBERT's config and tokenizer; cached in
+.bench/cache and reused) plus the repository's model/code, one run times side by side, on the same
+folder, with the page cache warm:
 - the seed recipe `tar -czvf model.tar.gz -C model .` (gzip -6, single-threaded),
 - `hubdeploy build` (isal threaded igzip, plus lambda.zip and the manifest hashes),
 - `tar -cf` without compression: the I/O limit no packer can beat.
@@ -17,64 +18,31 @@ import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.results import Result
+from bench.standin import CACHE, base_standin
 
-CACHE = Path(".bench") / "cache"
-STANDIN = CACHE / "finbert-base-standin"
 OUR_RUNS = 3
 TAR_RUNS = 3
 BUCKET = "bench-artifacts"
-FALLBACK_CODE = {
-    "inference.py": "def model_fn(model_dir):\n    return model_dir\n",
-    "requirements.txt": "transformers==5.24.0\n",
-}
 
 
-def _standin() -> Path:
-    """Build the base-size stand-in once (in a child process: torch's memory stays out of our numbers)."""
-    if (STANDIN / "config.json").exists() and (STANDIN / "model.safetensors").exists():
-        return STANDIN
-    print(f"   building the BERT-base stand-in in {STANDIN} (once)", flush=True)
-    partial = STANDIN.with_suffix(".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    code = (
-        "import sys; from pathlib import Path; from hubdeploy.artifacts.standin import build_standin_model; "
-        "build_standin_model(Path(sys.argv[1]), size='base')"
-    )
-    subprocess.run([sys.executable, "-c", code, str(partial)], check=True)
-    partial.rename(STANDIN)
-    return STANDIN
-
-
-def _seed_folder(repo_root: Path) -> Path:
-    """The seed's model folder: weights + tokenizer + code/ (hard links to the stand-in, no copy)."""
+def _seed_folder(standin: Path, code_dir: Path, code_names: tuple[str, ...]) -> Path:
+    """The seed's model folder: weights + tokenizer (hard links to the stand-in, no copy) + code/."""
     folder = CACHE / "seed-model"
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "code").mkdir(parents=True)
-    for path in STANDIN.iterdir():
+    for path in standin.iterdir():
         try:
             os.link(path, folder / path.name)
         except OSError:
             shutil.copyfile(path, folder / path.name)
-    code_dir = repo_root / "model" / "code"
-    for name, text in FALLBACK_CODE.items():
-        source = code_dir / name
-        (folder / "code" / name).write_bytes(source.read_bytes() if source.exists() else text.encode())
-    return folder
-
-
-def _lambda_dir(repo_root: Path, scratch: Path) -> Path:
-    if (repo_root / "lambda" / "handler.py").exists():
-        return repo_root / "lambda"
-    folder = scratch / "lambda"
-    folder.mkdir()
-    (folder / "handler.py").write_text("def handler(event, context):\n    return {}\n")
+    for name in code_names:
+        shutil.copyfile(code_dir / name, folder / "code" / name)
     return folder
 
 
@@ -150,12 +118,14 @@ def run() -> list[Result]:
     from hubdeploy.settings import find_repo_root
 
     repo_root = find_repo_root()
-    _standin()
-    folder = _seed_folder(repo_root)
+    code_dir = repo_root / "model" / "code"
+    archive.validate_code_dir(code_dir)  # ArtifactError if inference.py or requirements.txt is missing
+    archive.validate_lambda_dir(repo_root / "lambda")  # and if lambda/handler.py is
+    folder = _seed_folder(base_standin(), code_dir, archive.REQUIRED_CODE)
     weights_mib = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
     with tempfile.TemporaryDirectory(prefix="bench-build-", dir=CACHE) as tmp:
         scratch = Path(tmp)
-        lambda_dir = _lambda_dir(repo_root, scratch)
+        lambda_dir = repo_root / "lambda"
         serving = validate_model_dir(folder)
         manifest = Manifest(hub_model_id="yiyanghkust/finbert-tone", hub_revision=None, source="local")
         _warm(folder)

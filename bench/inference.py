@@ -5,8 +5,9 @@ request's list of texts; current transformers spells that `top_k=None` (the docu
 pipeline's default batch size of 1 runs one forward pass per text. Ours tokenizes once, sorts by length and
 runs padded batches under `torch.inference_mode`.
 
-Both run on a FinBERT-shaped (BERT-base) stand-in with random weights, on 512 generated financial sentences
-sent as requests of 128 texts (our default per-request limit), alternating which side goes first.
+Both run on the FinBERT-shaped (BERT-base) stand-in with random weights (bench/standin.py), on 512 generated
+financial sentences sent as requests of 128 texts (our default per-request limit), alternating which side goes
+first.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 from types import ModuleType
 
 from bench.results import Result
+from bench.standin import base_standin
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CACHE_DIR = REPO_ROOT / ".bench" / "cache" / "finbert-standin-base"
 N_SENTENCES = 512
 REQUEST_SIZE = 128
 LATENCY_RUNS = 20
@@ -119,18 +120,6 @@ def load_inference_module() -> ModuleType:
     return module
 
 
-def standin_base_model() -> Path:
-    """The BERT-base stand-in, built once into .bench/cache (about 440 MB)."""
-    if not (CACHE_DIR / "model.safetensors").exists():
-        from hubdeploy.artifacts.standin import build_standin_model
-
-        print(f"   building the BERT-base stand-in in {CACHE_DIR} (once)", flush=True)
-        tmp = CACHE_DIR.with_name(CACHE_DIR.name + ".tmp")
-        build_standin_model(tmp, size="base", seed=0)
-        tmp.rename(CACHE_DIR)
-    return CACHE_DIR
-
-
 def bert_flops(token_counts: list[int], *, hidden: int, ffn: int, layers: int) -> float:
     """Forward FLOPs of a BERT encoder over sequences of the given (unpadded) lengths.
 
@@ -165,7 +154,7 @@ def run() -> list[Result]:
     import torch
     from transformers import pipeline
 
-    model_dir = standin_base_model()
+    model_dir = base_standin()
     inference = load_inference_module()
     # Threads as model_fn sets them in the container by default: the multi-model server runs one worker per
     # vCPU, so each worker gets one thread. The seed side shares the process-wide setting: same threads.
