@@ -130,3 +130,54 @@ def s3(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[objec
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=ARTIFACT_BUCKET)
         yield client
+
+
+# -- Markers match what tests do -------------------------------------------------------------------------------------
+# A test that starts moto_server (a child process on 127.0.0.1) is not `unit`: it is marked `emulator`, or
+# `terraform`/`e2e`, which run against one too. Checked at collection for the fixtures that start it, and when a test
+# starts an Emulator any other way (directly, or through a command run in-process).
+EMULATOR_FIXTURES = frozenset({"emulator_session", "emulator", "real_plans"})  # real_plans: tests/gitops/conftest.py
+SERVER_MARKERS = ("emulator", "terraform", "e2e")
+_running: list[pytest.Item] = []  # the test being set up, run or torn down
+
+
+def _server_marker_problem(item: pytest.Item, starts: str) -> str | None:
+    """Why `item`'s markers do not allow it to start moto_server, or None when they do."""
+    marks = {mark.name for mark in item.iter_markers()}
+    if "unit" in marks:
+        return f"{item.nodeid}: marked unit but {starts}; mark it emulator instead of unit"
+    if not marks.intersection(SERVER_MARKERS):
+        return f"{item.nodeid}: {starts} but is marked none of {', '.join(SERVER_MARKERS)}; mark it emulator"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything: every collected test is checked
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problems = []
+    for item in items:
+        used = sorted(EMULATOR_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+        if used and (problem := _server_marker_problem(item, f"uses {', '.join(used)} (starts moto_server)")):
+            problems.append(problem)
+    if problems:
+        raise pytest.UsageError("markers do not match what these tests do:\n  " + "\n  ".join(problems))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    start = Emulator.start
+
+    def start_where_marked(self: Emulator) -> Emulator:
+        if _running and (problem := _server_marker_problem(_running[-1], "starts moto_server (Emulator.start)")):
+            pytest.fail(problem, pytrace=False)
+        return start(self)
+
+    config.add_cleanup(lambda: setattr(Emulator, "start", start))
+    Emulator.start = start_where_marked  # type: ignore[method-assign]

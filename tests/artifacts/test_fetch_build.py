@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
 import gzip
 import hashlib
 import io
@@ -271,13 +273,55 @@ def test_build_bad_model_folder(
     assert not out.exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_build_unreadable_weights(repo: Path, tiny_model_dir: Path, tmp_path: Path, capsys) -> None:
+def deny_reading(monkeypatch: pytest.MonkeyPatch, target: Path) -> list[str]:
+    """Opening `target` fails with the kernel's EACCES, whoever runs the test (root reads a mode-000 file, and
+    CI runs as root), through every Python-level way to open it: builtin open, io.open/Path.open, os.open.
+    Other files open as usual. Returns the modes `target` was opened with, so a test can check the code tried.
+    """
+    real_open, real_os_open = io.open, os.open
+    denied = os.path.realpath(target)
+    attempts: list[str] = []
+
+    def refuse(file: object, mode: str) -> None:
+        if isinstance(file, str | bytes | os.PathLike) and os.path.realpath(os.fsdecode(file)) == denied:
+            attempts.append(mode)
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(file))
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        refuse(file, mode)
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(path, flags, *args, **kwargs):
+        refuse(path, f"os.open flags={flags:#o}")
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(io, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+    return attempts
+
+
+def test_build_unreadable_weights(
+    repo: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # given a model folder whose weights file the OS refuses to open (permission denied)
     write_pin(repo, "dev", ModelPin(DEFAULT_HUB_MODEL_ID, "main"))
     folder = _broken_model(tmp_path, tiny_model_dir, "ok")
-    (folder / "model.safetensors").chmod(0)
-    assert main(["build", "--env", "dev", "--out", str(tmp_path / "out"), "--model-dir", str(folder)]) == 1
-    assert "cannot read" in capsys.readouterr().err
+    weights = folder / "model.safetensors"
+    weights.chmod(0)  # what a non-root user would meet; root needs the injected EACCES below
+    attempts = deny_reading(monkeypatch, weights)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    # when building from it
+    code = main(["build", "--env", "dev", "--out", str(out), "--model-dir", str(folder)])
+    # then one clear line naming the file and the reason, exit 1, and nothing built or half-written
+    err = capsys.readouterr().err
+    assert code == 1
+    assert attempts, "build never opened the weights file"
+    assert "cannot read" in err
+    assert f"cannot read {weights}: Permission denied" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

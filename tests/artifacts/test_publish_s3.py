@@ -24,8 +24,6 @@ from hubdeploy.settings import Settings
 from tests.support.aws import ARTIFACT_BUCKET
 from tests.support.filetree import snapshot_tree
 
-pytestmark = pytest.mark.unit
-
 MiB = 1024 * 1024
 KEY_RE = r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-[0-9a-f]{12}"
 
@@ -77,6 +75,7 @@ def read_tfvars(repo: Path, env: str) -> dict:
     return json.loads(artifacts_path(repo, env).read_text())
 
 
+@pytest.mark.unit
 def test_publish_uploads_under_timestamped_keys_and_writes_tfvars(
     repo: Path, built: Path, pinned: str, s3: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -104,6 +103,7 @@ def test_publish_uploads_under_timestamped_keys_and_writes_tfvars(
     assert model_key in capsys.readouterr().out
 
 
+@pytest.mark.unit
 def test_republish_uploads_nothing_and_returns_the_same_keys(repo: Path, built: Path, s3: Any) -> None:
     settings = Settings.from_env()
     first = publish.publish(settings, env="dev", artifacts_dir=built, commit="c1")
@@ -119,6 +119,7 @@ def test_republish_uploads_nothing_and_returns_the_same_keys(repo: Path, built: 
     assert all_keys(s3) == keys_before
 
 
+@pytest.mark.unit
 def test_promoted_env_resolves_to_the_same_keys(repo: Path, built: Path, s3: Any) -> None:
     assert main(["publish", "--env", "dev"]) == 0
     assert main(["promote", "dev", "staging"]) == 0
@@ -128,6 +129,7 @@ def test_promoted_env_resolves_to_the_same_keys(repo: Path, built: Path, s3: Any
     assert dev["model_data_url"] == staging["model_data_url"] and dev["lambda_s3_key"] == staging["lambda_s3_key"]
 
 
+@pytest.mark.unit
 def test_never_overwrites_an_existing_key(built: Path, s3: Any) -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
     path = built / "lambda.zip"
@@ -138,6 +140,7 @@ def test_never_overwrites_an_existing_key(built: Path, s3: Any) -> None:
     assert s3.get_object(Bucket=ARTIFACT_BUCKET, Key=key)["Body"].read() == b"someone else's bytes"
 
 
+@pytest.mark.unit
 def test_conditional_put_is_sent_and_a_store_without_it_gets_a_fallback(
     built: Path, s3: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -170,6 +173,7 @@ def _small_parts() -> Any:
     return TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB, max_concurrency=3)
 
 
+@pytest.mark.unit
 def test_large_files_go_multipart_with_checksums(tmp_path: Path, s3: Any) -> None:
     path = _big_file(tmp_path)
     counting = CountingS3(s3)
@@ -186,6 +190,7 @@ def test_large_files_go_multipart_with_checksums(tmp_path: Path, s3: Any) -> Non
     assert {"Key": "hubdeploy:hub-revision", "Value": "r"} in tagset
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("failure", [None, KeyboardInterrupt()])
 def test_interrupted_multipart_leaves_nothing_and_a_rerun_completes(
     tmp_path: Path, s3: Any, failure: BaseException | None
@@ -202,6 +207,7 @@ def test_interrupted_multipart_leaves_nothing_and_a_rerun_completes(
     assert set(all_keys(s3)) == {result.key, publish.index_key(result.sha256)}
 
 
+@pytest.mark.unit
 def test_index_pointing_to_a_deleted_object_is_repaired(built: Path, s3: Any) -> None:
     path = built / "lambda.zip"
     first = publish.publish_file(s3, bucket=ARTIFACT_BUCKET, path=path, prefix="lambda", tags={})
@@ -226,14 +232,17 @@ def _fails(repo: Path, args: list[str], expected: str, capsys: pytest.CaptureFix
     assert snapshot_tree(repo / "terraform") == before
 
 
+@pytest.mark.unit
 def test_publish_missing_bucket(repo: Path, built: Path, s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
     _fails(repo, ["publish", "--env", "dev", "--bucket", "nope-bucket"], "bucket nope-bucket does not exist", capsys)
 
 
+@pytest.mark.unit
 def test_publish_without_a_build(repo: Path, pinned: str, s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
     _fails(repo, ["publish", "--env", "dev"], "no model.tar.gz in", capsys)
 
 
+@pytest.mark.unit
 def test_publish_build_of_another_revision(
     repo: Path, built: Path, s3: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -241,6 +250,7 @@ def test_publish_build_of_another_revision(
     _fails(repo, ["publish", "--env", "dev"], f"but dev pins {'e' * 40}", capsys)
 
 
+@pytest.mark.unit
 def test_publish_local_folder_build_to_staging_is_refused(
     repo: Path, pinned: str, tiny_model_dir: Path, s3: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -248,6 +258,7 @@ def test_publish_local_folder_build_to_staging_is_refused(
     _fails(repo, ["publish", "--env", "staging"], "the build comes from a local folder", capsys)
 
 
+@pytest.mark.unit
 def test_publish_without_credentials(
     repo: Path, built: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -259,6 +270,7 @@ def test_publish_without_credentials(
     _fails(repo, ["publish", "--env", "dev", "--bucket", ARTIFACT_BUCKET], "no AWS credentials found", capsys)
 
 
+@pytest.mark.unit
 def test_publish_access_denied(repo: Path, built: Path, s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from moto.core import enable_iam_authentication
 
@@ -272,6 +284,7 @@ def test_publish_access_denied(repo: Path, built: Path, s3: Any, capsys: pytest.
         _fails(repo, ["publish", "--env", "dev", "--bucket", ARTIFACT_BUCKET], "access denied", capsys)
 
 
+@pytest.mark.emulator
 def test_bootstrap_then_publish_through_the_emulator(repo: Path, built: Path, emulator: Any) -> None:
     """The demo path: every client goes to moto_server via AWS_ENDPOINT_URL; the default bucket is used."""
     assert main(["bootstrap", "--env", "dev"]) == 0

@@ -13,6 +13,7 @@ import pytest
 from hubdeploy.infra import aws
 from hubdeploy.infra.tfcli import run_terraform, terraform_env
 from hubdeploy.settings import Settings
+from tests.support.tools import CHECKOV, CHECKOV_INSTALL, require_tool
 
 pytestmark = pytest.mark.terraform
 
@@ -108,11 +109,8 @@ def test_bad_inputs_fail_at_plan_with_the_validation_message(tmp_path, emulator,
 @pytest.mark.lint
 def test_checkov_passes_with_every_skip_justified(repo_root):
     import subprocess
-    import sys
 
-    checkov = Path(sys.executable).parent.parent / "checkov" / "bin" / "checkov"
-    if not checkov.exists():
-        pytest.skip("checkov lives in .venv/checkov (make venv installs it)")
+    checkov = require_tool(CHECKOV, install=CHECKOV_INSTALL)
     proc = subprocess.run(
         [str(checkov), "-d", str(ROOT), "--quiet", "--compact", "--framework", "terraform", "--skip-download"],
         capture_output=True,

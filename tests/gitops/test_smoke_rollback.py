@@ -20,8 +20,6 @@ from hubdeploy.settings import Settings
 
 from .fakeapi import CLIENT_ID, CLIENT_SECRET, FakeApi, FakeApiServer
 
-pytestmark = pytest.mark.unit
-
 ROLE = "arn:aws:iam::123456789012:role/endpoint"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:2.1.0-cpu"
 
@@ -90,6 +88,7 @@ def smoke(outputs: Path, *extra: str) -> int:
     return main([*args, *extra])
 
 
+@pytest.mark.emulator
 def test_smoke_passes_with_a_cognito_token_and_the_applied_config(tmp_path, sagemaker, ep, fake_api, capsys):
     config = deploy(sagemaker, ep, "v1")
     assert smoke(outputs_file(tmp_path, fake_api, config, ep)) == 0
@@ -99,6 +98,7 @@ def test_smoke_passes_with_a_cognito_token_and_the_applied_config(tmp_path, sage
     assert CLIENT_SECRET not in out and "tok-123" not in out
 
 
+@pytest.mark.emulator
 def test_expect_labels_fails_on_wrong_labels_shape_only_does_not(tmp_path, sagemaker, ep, fake_api, capsys):
     config = deploy(sagemaker, ep, "v1")
     outputs = outputs_file(tmp_path, fake_api, config, ep)
@@ -111,6 +111,7 @@ def test_expect_labels_fails_on_wrong_labels_shape_only_does_not(tmp_path, sagem
     assert smoke(outputs, "--expect-labels") == 0
 
 
+@pytest.mark.emulator
 def test_smoke_fails_when_the_endpoint_serves_another_config(tmp_path, sagemaker, ep, fake_api, capsys):
     deploy(sagemaker, ep, "v1")
     assert smoke(outputs_file(tmp_path, fake_api, f"{ep}-config-v2", ep)) == 1
@@ -119,12 +120,14 @@ def test_smoke_fails_when_the_endpoint_serves_another_config(tmp_path, sagemaker
     assert "smoke test failed: endpoint serves the applied config" in out.err
 
 
+@pytest.mark.emulator
 def test_smoke_fails_when_anonymous_calls_are_accepted(tmp_path, sagemaker, ep, fake_api, capsys):
     fake_api.allow_anonymous = True
     assert smoke(outputs_file(tmp_path, fake_api, deploy(sagemaker, ep, "v1"), ep)) == 1
     assert "FAIL  anonymous request refused: HTTP 200" in capsys.readouterr().out
 
 
+@pytest.mark.emulator
 def test_smoke_fails_on_errors_and_slow_answers(tmp_path, sagemaker, ep, fake_api, capsys):
     outputs = outputs_file(tmp_path, fake_api, deploy(sagemaker, ep, "v1"), ep)
     fake_api.delay = 0.2
@@ -135,6 +138,7 @@ def test_smoke_fails_on_errors_and_slow_answers(tmp_path, sagemaker, ep, fake_ap
     assert "FAIL  batch answered: HTTP 502" in capsys.readouterr().out
 
 
+@pytest.mark.emulator
 def test_a_cold_api_is_retried_within_the_warmup_window(tmp_path, sagemaker, ep, fake_api):
     target = smoke_module.target_from_outputs(
         "dev", read_outputs(None, "dev", outputs_file(tmp_path, fake_api, "c", ep))
@@ -154,6 +158,7 @@ def test_a_cold_api_is_retried_within_the_warmup_window(tmp_path, sagemaker, ep,
     assert not report.ok and "HTTP 503" in report.lines()[1]
 
 
+@pytest.mark.emulator
 def test_smoke_with_bad_client_secret_says_so(tmp_path, sagemaker, ep, fake_api, capsys):
     outputs = outputs_file(tmp_path, fake_api, deploy(sagemaker, ep, "v1"), ep)
     data = json.loads(outputs.read_text())
@@ -163,6 +168,7 @@ def test_smoke_with_bad_client_secret_says_so(tmp_path, sagemaker, ep, fake_api,
     assert "Cognito token endpoint refused" in capsys.readouterr().err
 
 
+@pytest.mark.unit
 def test_smoke_refuses_missing_outputs_and_plain_http(tmp_path, fake_api, capsys, aws_credentials):
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps({"api_url": "https://x.example/dev"}))
@@ -175,6 +181,7 @@ def test_smoke_refuses_missing_outputs_and_plain_http(tmp_path, fake_api, capsys
     assert "is not an https URL" in capsys.readouterr().err
 
 
+@pytest.mark.emulator
 def test_record_then_rollback_recreates_the_deleted_config_and_points_back(tmp_path, sagemaker, ep, fake_api, capsys):
     old = deploy(sagemaker, ep, "v1")
     record = tmp_path / "previous.json"
@@ -201,6 +208,7 @@ def test_record_then_rollback_recreates_the_deleted_config_and_points_back(tmp_p
     assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://artifacts/v1/model.tar.gz"
 
 
+@pytest.mark.emulator
 def test_rollback_when_the_old_config_still_exists_only_updates(sagemaker, ep):
     old = deploy(sagemaker, ep, "v1")
     record = rollback.record_endpoint(sagemaker, env="dev", endpoint_name=ep)
@@ -210,6 +218,7 @@ def test_rollback_when_the_old_config_still_exists_only_updates(sagemaker, ep):
     assert rollback.rollback(sagemaker, record, poll=0.1).from_config == old  # already there: a no-op
 
 
+@pytest.mark.emulator
 def test_first_deploy_has_nothing_to_roll_back_to(tmp_path, sagemaker, ep, fake_api, capsys):
     record = tmp_path / "previous.json"
     outputs = outputs_file(tmp_path, fake_api, "none-yet", ep)
@@ -219,6 +228,7 @@ def test_first_deploy_has_nothing_to_roll_back_to(tmp_path, sagemaker, ep, fake_
     assert "no previous endpoint configuration recorded" in capsys.readouterr().err
 
 
+@pytest.mark.emulator
 def test_rollback_refuses_a_record_of_another_env(tmp_path, sagemaker, ep, capsys):
     deploy(sagemaker, ep, "v1")
     record = tmp_path / "r.json"

@@ -11,8 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from hubdeploy.errors import TokenRejected
 from hubdeploy.local.api import ApiConfig, LocalApi, Route, build_proxy_event
-from hubdeploy.local.jwtauth import CognitoVerifier, TokenRejected
+from hubdeploy.local.jwtauth import CognitoVerifier
 from hubdeploy.local.lambdarun import LambdaFunction
 from hubdeploy.local.tokens import TokenEndpoint
 from tests.local.helpers import REPO_ROOT, Deployer
@@ -130,6 +131,7 @@ def test_proxy_event_has_the_rest_api_v1_shape() -> None:
 
 
 @pytest.mark.model
+@pytest.mark.emulator
 def test_single_and_batch_answers(api: LocalApi, pool: Pool) -> None:
     auth = {"Authorization": pool.bearer()}
     single = post(api, {"text": "Operating profit rose to EUR 13.1 mn."}, headers=auth)
@@ -142,6 +144,7 @@ def test_single_and_batch_answers(api: LocalApi, pool: Pool) -> None:
 
 
 @pytest.mark.model
+@pytest.mark.emulator
 def test_bad_requests_get_the_handlers_4xx(api: LocalApi, pool: Pool) -> None:
     auth = {"Authorization": pool.bearer()}
     assert post(api, b"not json", headers=auth).status == 400
@@ -152,6 +155,7 @@ def test_bad_requests_get_the_handlers_4xx(api: LocalApi, pool: Pool) -> None:
 
 
 @pytest.mark.model
+@pytest.mark.emulator
 def test_requests_without_a_valid_token_are_401(api: LocalApi, pool: Pool) -> None:
     body = {"text": "Profit rose."}
     assert post(api, body).status == 401
@@ -163,7 +167,7 @@ def test_requests_without_a_valid_token_are_401(api: LocalApi, pool: Pool) -> No
     assert json.loads(post(api, body).body) == {"message": "Unauthorized"}
 
 
-@pytest.mark.unit
+@pytest.mark.emulator
 def test_verifier_checks_expiry_issuer_client_and_scope(pool: Pool) -> None:
     token = pool.bearer()
     claims = pool.verifier.verify(token, scopes=(SCOPE,))
@@ -180,7 +184,7 @@ def test_verifier_checks_expiry_issuer_client_and_scope(pool: Pool) -> None:
         other_pool.verify(token, scopes=(SCOPE,))
 
 
-@pytest.mark.unit
+@pytest.mark.emulator
 def test_token_endpoint_checks_the_client_secret_and_scope(pool: Pool) -> None:
     import base64
 

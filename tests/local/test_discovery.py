@@ -17,8 +17,6 @@ from hubdeploy.local.api import LocalApi
 from hubdeploy.local.discovery import discover_api, parse_invoke_url
 from tests.local.helpers import REPO_ROOT
 
-pytestmark = pytest.mark.unit
-
 
 def lambda_zip() -> bytes:
     buf = io.BytesIO()
@@ -82,11 +80,13 @@ def deploy_api_key_api(code: bytes) -> tuple[str, str]:
     return f"https://{api_id}.execute-api.us-east-1.amazonaws.com/v1", key["value"]
 
 
+@pytest.mark.unit
 def test_invoke_url_parsing() -> None:
     ref = parse_invoke_url("https://abc123.execute-api.eu-west-1.amazonaws.com/v1/")
     assert (ref.api_id, ref.stage) == ("abc123", "v1")
 
 
+@pytest.mark.emulator
 def test_discovers_routes_api_keys_and_the_function(emulator, tmp_path: Path) -> None:
     code = lambda_zip()
     url, key = deploy_api_key_api(code)
@@ -111,6 +111,7 @@ def test_discovers_routes_api_keys_and_the_function(emulator, tmp_path: Path) ->
     assert too_many.status == 400 and "4" in json.loads(too_many.body)["message"]
 
 
+@pytest.mark.emulator
 def test_a_zip_that_is_not_the_deployed_code_is_refused(emulator, tmp_path: Path) -> None:
     url, _ = deploy_api_key_api(lambda_zip())
     other = lambda_zip() + b"\0"

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.model
 LABELS = {"Neutral", "Positive", "Negative"}
 
 
+@pytest.mark.emulator
 def test_invoke_endpoint_serves_the_deployed_artifact(runtime, deployer: Deployer, tiny_tar: bytes) -> None:
     # given a tiny model deployed as model -> endpoint config -> endpoint
     sha = deployer.deploy(tiny_tar)
@@ -35,6 +36,7 @@ def test_invoke_endpoint_serves_the_deployed_artifact(runtime, deployer: Deploye
     assert status["endpoints"][deployer.endpoint_name]["digest_source"] == "tags of model model-1"
 
 
+@pytest.mark.emulator
 def test_container_contract_ping_and_invocations(runtime, deployer: Deployer, tiny_tar: bytes) -> None:
     deployer.deploy(tiny_tar)
     assert urllib.request.urlopen(runtime.url + "/ping").status == 200
@@ -50,6 +52,7 @@ def test_container_contract_ping_and_invocations(runtime, deployer: Deployer, ti
     assert err.value.code == 400  # the container answers the model's status, no SageMaker envelope
 
 
+@pytest.mark.emulator
 def test_bad_request_is_a_model_error_with_the_original_status(runtime, deployer: Deployer, tiny_tar: bytes) -> None:
     deployer.deploy(tiny_tar)
     with pytest.raises(ClientError) as err:
@@ -61,6 +64,7 @@ def test_bad_request_is_a_model_error_with_the_original_status(runtime, deployer
     assert "Received client error (400) from primary" in error["Error"]["Message"]
 
 
+@pytest.mark.emulator
 def test_unknown_endpoint_is_a_validation_error(runtime) -> None:
     with pytest.raises(ClientError) as err:
         invoke("no-such-endpoint", {"inputs": "x"})
@@ -69,6 +73,7 @@ def test_unknown_endpoint_is_a_validation_error(runtime) -> None:
     assert "Endpoint no-such-endpoint of account 123456789012 not found." in str(err.value)
 
 
+@pytest.mark.emulator
 def test_redeploy_serves_the_new_artifact(runtime, deployer: Deployer, tiny_tar: bytes, tiny_tar_v2: bytes) -> None:
     # given v1 served
     first = deployer.deploy(tiny_tar)
@@ -83,6 +88,7 @@ def test_redeploy_serves_the_new_artifact(runtime, deployer: Deployer, tiny_tar:
     assert answer[0]["label"] in LABELS
 
 
+@pytest.mark.emulator
 def test_corrupt_artifact_is_refused_with_a_clear_error(runtime, deployer: Deployer, tiny_tar: bytes) -> None:
     # given a model whose recorded sha256 does not match the bytes in S3
     deployer.deploy(tiny_tar, tag_sha="0" * 64)
@@ -95,6 +101,7 @@ def test_corrupt_artifact_is_refused_with_a_clear_error(runtime, deployer: Deplo
     assert [p.name for p in Path(runtime.cache_dir).iterdir()] == []
 
 
+@pytest.mark.emulator
 def test_model_that_fails_to_load_is_a_model_error(
     runtime, deployer: Deployer, tiny_model_dir: Path, broken_code_dir: Path
 ) -> None:
@@ -128,6 +135,7 @@ def test_runtime_without_the_emulator_answers_service_unavailable(tmp_path: Path
         rt.stop()
 
 
+@pytest.mark.emulator
 def test_sha256_from_s3_object_tags_when_the_model_has_none(emulator, tmp_path: Path, tiny_tar: bytes) -> None:
     from hubdeploy.local.deployment import Deployment, expected_sha256
 
