@@ -3,24 +3,19 @@
 - Idempotent: `index/sha256/<hex>.json` records where bytes with that digest live. Publishing the
   same bytes again finds the entry, checks the object is still there, and uploads nothing; so a PR's
   build and the merge's build resolve to the same keys.
-- Never overwrites: objects and index entries are written with `If-None-Match: *` (a conditional
-  put); stores that do not support it get a HEAD-then-put fallback.
-- Large files go multipart with parallel parts; each part carries its SHA256 checksum, which S3
-  verifies. Any failure aborts the multipart upload, so no partial object is ever visible; a re-run
-  starts afresh (the bucket's lifecycle rule reaps uploads of a process killed outright).
+- Never overwrites: objects and index entries are written conditionally (`artifacts.s3objects`); large
+  files go multipart with checksummed parts, aborted on any failure (a re-run starts afresh; the bucket's
+  lifecycle rule reaps uploads of a process killed outright).
 - Objects are tagged and carry metadata with the hub id, revision, git commit and full sha256.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import logging
 import re
 import subprocess
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +24,14 @@ from urllib.parse import urlencode
 
 from hubdeploy.artifacts.archive import LAMBDA_ARCHIVE, MODEL_ARCHIVE
 from hubdeploy.artifacts.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
+from hubdeploy.artifacts.s3objects import (
+    b64_digest,
+    default_transfer_config,
+    head_object,
+    put_if_absent,
+    upload_multipart,
+    upload_single,
+)
 from hubdeploy.envs import ModelPin, PublishedArtifacts, is_commit_sha, read_pin, write_artifacts
 from hubdeploy.errors import ArtifactError, AwsError, KeyExists
 from hubdeploy.fsutil import sha256_file
@@ -45,11 +48,6 @@ log = logging.getLogger(__name__)
 INDEX_PREFIX = "index/sha256"
 LAMBDA_PREFIX = "lambda"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
-MiB = 1024 * 1024
-# 16 MiB parts: ~28 parts for BERT-base, far below S3's 10,000-part limit even for 100 GB models.
-DEFAULT_THRESHOLD = 64 * MiB
-DEFAULT_CHUNK = 16 * MiB
-DEFAULT_CONCURRENCY = 8
 TAG_VALUE_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
 
 
@@ -69,14 +67,6 @@ class Uploaded:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def default_transfer_config() -> TransferConfig:
-    from boto3.s3.transfer import TransferConfig
-
-    return TransferConfig(
-        multipart_threshold=DEFAULT_THRESHOLD, multipart_chunksize=DEFAULT_CHUNK, max_concurrency=DEFAULT_CONCURRENCY
-    )
-
-
 def timestamp(now: datetime | None = None) -> str:
     """`2026-11-25T07-30-00Z`: sorts by time, and has no ':' (awkward in URLs and shells)."""
     return (now or datetime.now(UTC)).astimezone(UTC).strftime(TIMESTAMP_FORMAT)
@@ -89,11 +79,6 @@ def artifact_key(prefix: str, name: str, sha256: str, *, now: datetime | None = 
 
 def index_key(sha256: str) -> str:
     return f"{INDEX_PREFIX}/{sha256}.json"
-
-
-def b64_digest(hex_digest: str) -> str:
-    """Base64 of a hex sha256 (what S3 checksums and Lambda's source_code_hash use)."""
-    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
 def tagging(tags: dict[str, str]) -> str:
@@ -121,50 +106,7 @@ def git_commit(repo_root: Path, settings: Settings) -> str:
     return f"{head}-dirty" if dirty else head
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Conditional writes
-
-
-def _put_if_absent(s3: Any, **kwargs: Any) -> dict:
-    """PutObject with If-None-Match: *; raises KeyExists if the key is taken."""
-    return _if_absent(s3, s3.put_object, **kwargs)
-
-
-def _complete_if_absent(s3: Any, **kwargs: Any) -> dict:
-    """CompleteMultipartUpload with If-None-Match: *; raises KeyExists if the key is taken."""
-    return _if_absent(s3, s3.complete_multipart_upload, **kwargs)
-
-
-def _if_absent(s3: Any, write: Any, **kwargs: Any) -> dict:
-    """Run `write` (an S3 call that creates kwargs["Key"]) only if the key does not exist yet."""
-    from botocore.exceptions import ClientError
-
-    try:
-        return write(IfNoneMatch="*", **kwargs)
-    except ClientError as exc:
-        if aws.is_code(exc, "PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
-            raise KeyExists(kwargs["Key"]) from None
-        if not aws.is_code(exc, "NotImplemented", "501"):
-            raise
-    # Some S3-compatible stores lack conditional writes: a HEAD first is racy but better than overwriting.
-    log.warning("this S3 endpoint does not support conditional writes: checking for the key first instead")
-    if _head(s3, kwargs["Bucket"], kwargs["Key"]) is not None:
-        raise KeyExists(kwargs["Key"])
-    return write(**kwargs)
-
-
-def _head(s3: Any, bucket: str, key: str) -> dict | None:
-    from botocore.exceptions import ClientError
-
-    try:
-        return s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if aws.is_code(exc, "404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-
-
-def read_index(s3: Any, bucket: str, sha256: str) -> dict | None:
+def read_index(s3: Any, bucket: str, sha256: str) -> dict[str, Any] | None:
     """The index entry for a digest, or None."""
     from botocore.exceptions import ClientError
 
@@ -180,76 +122,6 @@ def read_index(s3: Any, bucket: str, sha256: str) -> dict | None:
         log.warning("index entry %s is not JSON; ignoring it", index_key(sha256))
         return None
     return entry if isinstance(entry, dict) and isinstance(entry.get("key"), str) else None
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Uploads
-
-
-def _upload_single(
-    s3: Any, *, bucket: str, key: str, path: Path, sha256: str, extra: dict, progress: ByteProgress
-) -> int:
-    with path.open("rb") as body:
-        _put_if_absent(
-            s3,
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=b64_digest(sha256),
-            **extra,
-        )
-    progress(path.stat().st_size)
-    return path.stat().st_size
-
-
-def _upload_multipart(
-    s3: Any,
-    *,
-    bucket: str,
-    key: str,
-    path: Path,
-    extra: dict,
-    config: TransferConfig,
-    progress: ByteProgress,
-) -> int:
-    """Parallel parts, each checksummed; abort on any failure so no partial object is left."""
-    size = path.stat().st_size
-    chunk = max(int(config.multipart_chunksize), 5 * MiB)  # S3's minimum part size
-    offsets = list(range(0, size, chunk)) or [0]
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **extra)["UploadId"]
-    log.debug("multipart upload %s of %s: %d parts", upload_id, key, len(offsets))
-
-    def send(number: int, offset: int) -> dict:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            data = fh.read(chunk)
-        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        response = s3.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data, ChecksumSHA256=checksum
-        )
-        progress(len(data))
-        return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
-
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, int(config.max_concurrency))) as pool:
-            futures = [pool.submit(send, i + 1, off) for i, off in enumerate(offsets)]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in done if f.exception() is not None), None)
-            if failed is not None:
-                for future in futures:
-                    future.cancel()
-                raise failed.exception()  # type: ignore[misc]
-            parts = [f.result() for f in futures]
-        _complete_if_absent(s3, Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
-    except BaseException:
-        try:
-            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            log.info("aborted the multipart upload of %s: nothing partial is left", key)
-        except Exception:  # the original failure matters more; the lifecycle rule reaps what is left
-            log.warning("could not abort multipart upload %s of %s", upload_id, key, exc_info=True)
-        raise
-    return size
 
 
 def publish_file(
@@ -275,7 +147,7 @@ def publish_file(
     with aws.aws_errors("look up published artifacts", bucket=bucket, key=index_key(sha256)):
         existing = read_index(s3, bucket, sha256)
         if existing is not None:
-            head = _head(s3, bucket, existing["key"])
+            head = head_object(s3, bucket, existing["key"])
             if head is not None and head.get("Metadata", {}).get("sha256") == sha256:
                 log.info("%s already published as s3://%s/%s: nothing to upload", name, bucket, existing["key"])
                 return Uploaded(name, bucket, existing["key"], sha256, size, bytes_uploaded=0)
@@ -292,16 +164,16 @@ def publish_file(
     with aws.aws_errors("upload", bucket=bucket, key=key):
         try:
             if size >= int(config.multipart_threshold):
-                sent = _upload_multipart(
+                sent = upload_multipart(
                     s3, bucket=bucket, key=key, path=path, extra=extra, config=config, progress=progress
                 )
             else:
-                sent = _upload_single(
+                sent = upload_single(
                     s3, bucket=bucket, key=key, path=path, sha256=sha256, extra=extra, progress=progress
                 )
         except KeyExists:
             # Same digest, same second: another publisher got there first. Its bytes are ours.
-            head = _head(s3, bucket, key)
+            head = head_object(s3, bucket, key)
             if head is None or head.get("Metadata", {}).get("sha256") != sha256:
                 raise AwsError(
                     f"s3://{bucket}/{key} exists with other contents", hint="re-run publish (a new key is chosen)"
@@ -310,7 +182,7 @@ def publish_file(
 
 
 def _record(
-    s3: Any, *, bucket: str, key: str, name: str, sha256: str, size: int, sent: int, stale: dict | None
+    s3: Any, *, bucket: str, key: str, name: str, sha256: str, size: int, sent: int, stale: dict[str, Any] | None
 ) -> Uploaded:
     """Write the index entry; if a concurrent publisher wrote one first, use its key and drop ours."""
     entry = {"sha256": sha256, "bucket": bucket, "key": key, "size": size, "name": name}
@@ -320,7 +192,7 @@ def _record(
         s3.put_object(**common)  # repairing an entry whose object is gone: replacing it is the point
         return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
     try:
-        _put_if_absent(s3, **common)
+        put_if_absent(s3, **common)
     except KeyExists:
         winner = read_index(s3, bucket, sha256)
         if winner is None or winner["key"] == key:
