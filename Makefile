@@ -47,9 +47,10 @@ demo: $(STAMP) ## run the whole pipeline locally: pin -> build -> publish -> app
 test: $(STAMP) ## run every test (unit, terraform against moto, end to end)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff, terraform fmt, checkov, actionlint, zizmor (the same hooks pre-commit runs)
+lint: $(STAMP) ## ruff, mypy, terraform fmt, checkov, actionlint, zizmor (the same hooks pre-commit runs)
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
+	$(VENV)/bin/mypy
 	terraform fmt -check -recursive terraform
 	$(VENV)/bin/checkov --config-file .checkov.yaml
 	$(VENV)/bin/actionlint
@@ -64,4 +65,4 @@ bench: $(STAMP) ## benchmarks; writes .bench/results.json
 	@$(PY) -m bench
 
 clean: ## remove generated files (keeps .venv)
-	rm -rf .bench .build .cache .local .pytest_cache
+	rm -rf .bench .build .cache .local .pytest_cache .mypy_cache

@@ -90,7 +90,9 @@ def _too_large(limit: int) -> ApiError:
     )
 
 
-def response(status: int, payload: dict[str, Any], *, request_id: str, headers: dict[str, str] | None = None) -> dict:
+def response(
+    status: int, payload: dict[str, Any], *, request_id: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A proxy response (the same shape serves REST v1 and HTTP API v2)."""
     return {
         "statusCode": status,
@@ -106,7 +108,7 @@ def response(status: int, payload: dict[str, Any], *, request_id: str, headers: 
     }
 
 
-def error_response(error: ApiError, *, request_id: str) -> dict:
+def error_response(error: ApiError, *, request_id: str) -> dict[str, Any]:
     """The JSON error body: `{"message": ..., "code": ..., "request_id": ...}` (API Gateway's own errors
     also carry `message`)."""
     return response(

@@ -69,7 +69,8 @@ def call_endpoint(endpoint_name: str, body: bytes, *, remaining_millis: int | No
     reply = client(remaining_millis=remaining_millis).invoke_endpoint(
         EndpointName=endpoint_name, Body=body, ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE
     )
-    return reply["Body"].read()
+    answer: bytes = reply["Body"].read()
+    return answer
 
 
 def classify(
@@ -180,7 +181,7 @@ def map_transport_error(exc: BotoCoreError, *, elapsed: float) -> ApiError:
 def parse_model_reply(raw: bytes, *, expected: int) -> list[dict[str, Any]]:
     """Check the model's JSON: one {"label": str, "score": number} per text."""
     try:
-        entries = json.loads(raw)
+        entries: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         entries = None
     ok = isinstance(entries, list) and len(entries) == expected
@@ -194,4 +195,5 @@ def parse_model_reply(raw: bytes, *, expected: int) -> list[dict[str, Any]]:
     if not ok:
         logger.error("model answered an unexpected shape", extra={"bytes": len(raw), "expected_entries": expected})
         raise ApiError(502, "model_error", "the model returned an unexpected answer")
-    return entries
+    checked: list[dict[str, Any]] = entries
+    return checked

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -85,7 +85,12 @@ class ServingSettings:
         )
 
 
+@overload
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int: ...
+@overload
+def _positive_int(env: Mapping[str, str], name: str, default: None) -> int | None: ...
 def _positive_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    """`name`'s value as an int >= 1, `default` when unset; a ValueError naming the variable otherwise."""
     raw = env.get(name, "").strip()
     if not raw:
         return default

@@ -31,6 +31,13 @@ def test_ruff_format_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_mypy_is_clean():
+    # what it checks (scripts/hubdeploy, lambda, model/code) and how strictly is in pyproject.toml [tool.mypy]
+    proc = run([str(VENV_BIN / "mypy")])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Success: no issues found" in proc.stdout
+
+
 def test_terraform_fmt_is_clean():
     proc = run(["terraform", "fmt", "-check", "-recursive", "terraform"])
     assert proc.returncode == 0, f"unformatted: {proc.stdout}{proc.stderr}"

@@ -227,7 +227,10 @@ def write_model_tar(
     entries = sorted(entries)
     dirs = sorted({name.rsplit("/", 1)[0] for name, _ in entries if "/" in name})
     hashed: list[FileEntry] = []
-    gz = igzip_threaded.open(raw, "wb", compresslevel=GZIP_LEVEL, threads=threads or gzip_threads())
+    # isal ships no type hints for igzip_threaded.open
+    gz = igzip_threaded.open(  # type: ignore[no-untyped-call]
+        raw, "wb", compresslevel=GZIP_LEVEL, threads=threads or gzip_threads()
+    )
     try:
         sink = _BlockSink(gz)
         with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
@@ -239,7 +242,7 @@ def write_model_tar(
                     with path.open("rb") as fh:
                         size = os.fstat(fh.fileno()).st_size
                         reader = _HashingReader(fh)
-                        tar.addfile(_tarinfo(name, size=size), reader)  # type: ignore[arg-type]
+                        tar.addfile(_tarinfo(name, size=size), reader)
                 except OSError as exc:
                     raise ArtifactError(
                         f"cannot read {path}: {exc.strerror or exc}", hint="check it is readable and not changing"
@@ -332,8 +335,8 @@ def build(
             os.chmod(temps[key], FILE_MODE)
             os.replace(temps[key], target)
     except BaseException:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
+        for partial in temps.values():
+            partial.unlink(missing_ok=True)
         if created_dir:
             _remove_if_empty(out_dir)
         raise

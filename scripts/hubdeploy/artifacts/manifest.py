@@ -9,6 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hubdeploy.errors import ArtifactError
 from hubdeploy.fsutil import CHUNK, atomic_write_bytes
@@ -40,7 +41,7 @@ class Manifest:
     source: str = SOURCE_HUB
     files: tuple[FileEntry, ...] = field(default_factory=tuple)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT_VERSION,
             "hub_model_id": self.hub_model_id,
@@ -54,7 +55,7 @@ class Manifest:
         return (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod
-    def from_json(cls, data: dict, *, where: str = "manifest") -> Manifest:
+    def from_json(cls, data: dict[str, Any], *, where: str = "manifest") -> Manifest:
         try:
             return cls(
                 hub_model_id=str(data["hub_model_id"]),

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hubdeploy.errors import ArtifactError
 
@@ -98,7 +99,7 @@ def check_readable(path: Path) -> None:
         ) from None
 
 
-def check_config(config_path: Path) -> dict:
+def check_config(config_path: Path) -> dict[str, Any]:
     """config.json must parse and carry id2label (the API answers with label names)."""
     check_readable(config_path)
     try:
@@ -106,7 +107,7 @@ def check_config(config_path: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{config_path} is not valid JSON ({exc})", hint="fix or re-download it") from None
     id2label = config.get("id2label") if isinstance(config, dict) else None
-    if not isinstance(id2label, dict) or not id2label:
+    if not isinstance(config, dict) or not isinstance(id2label, dict) or not id2label:
         raise ArtifactError(
             f"{config_path} has no id2label",
             hint="serving needs label names: save the model with id2label set (e.g. {0: 'Neutral', ...})",

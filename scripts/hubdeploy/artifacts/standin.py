@@ -13,7 +13,7 @@ import os
 import shutil
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from hubdeploy.envs import ModelPin, is_commit_sha
 from hubdeploy.fsutil import sha256_file
@@ -34,7 +34,7 @@ def finbert_files_dir() -> Path:
     return Path(str(resources.files("hubdeploy") / "data" / "finbert-tone"))
 
 
-def finbert_config(size: Size = "tiny") -> dict:
+def finbert_config(size: Size = "tiny") -> dict[str, Any]:
     """FinBERT-tone's config.json, shrunk for `tiny`."""
     config = json.loads((finbert_files_dir() / "config.json").read_text())
     config.pop("_name_or_path", None)

@@ -13,7 +13,7 @@ from hubdeploy.infra import envroot
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "apply",
         help="apply the saved plan of a plan folder",

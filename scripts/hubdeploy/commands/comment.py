@@ -20,7 +20,7 @@ from hubdeploy.log import warn
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "comment",
         help="create/update the env's sticky PR comment, or set its status",

@@ -17,7 +17,7 @@ from hubdeploy.gitops.planhash import check_hash, compare
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "deploy-check",
         help="compare a plan folder's hash with the plan reviewed on the PR",

@@ -10,7 +10,7 @@ from hubdeploy.gitops import destroyguard
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "destroy-guard",
         help="validate a destroy request: typed confirmation == env, prod needs --allow-prod",

@@ -11,7 +11,7 @@ from hubdeploy.log import human_bytes
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "fetch",
         help="download exactly the files serving needs at the env's pinned revision",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.local.layout import Paths
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "local",
         help="run the pipeline locally: emulated AWS, real Terraform root, local endpoint + API",
@@ -67,12 +68,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def print_status(info: dict) -> None:
+def print_status(info: dict[str, Any]) -> None:
     if not info["env"]:
         print("the local stack is not running (start it: hubdeploy local up)")
         return
     print(f"local stack for {info['env']}: {'UP' if info['running'] else 'DOWN'}")
-    keys = ("api_url", "runtime_url", "aws_endpoint_url", "token_url", "auth_mode", "endpoint_name")
+    keys: tuple[str, ...] = ("api_url", "runtime_url", "aws_endpoint_url", "token_url", "auth_mode", "endpoint_name")
     keys += ("hub_model_id", "hub_revision", "model_source", "artifact_sha256", "model_data_url", "logs")
     for key in keys:
         if info.get(key):

@@ -9,7 +9,7 @@ from hubdeploy.gitops import promotion
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "pin",
         help="resolve a Hub branch/tag to its commit SHA and write it as an env's model pin",

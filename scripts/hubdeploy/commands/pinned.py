@@ -15,7 +15,7 @@ from hubdeploy.gitops.promotion import is_pinned
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "pinned",
         help="say whether an env's model is pinned (step output pinned=true|false)",

@@ -17,7 +17,7 @@ from hubdeploy.infra import envroot
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="terraform plan for an env into a plan folder (summary, hash, text)",

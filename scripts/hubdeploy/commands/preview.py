@@ -33,7 +33,7 @@ from hubdeploy.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "preview",
         help="preview your PR comment locally (PR pipeline against the emulator)",

@@ -9,7 +9,7 @@ from hubdeploy.gitops import promotion
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "promote",
         help="copy an env's model pin (a commit SHA) to the next env",

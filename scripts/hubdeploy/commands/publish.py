@@ -12,7 +12,7 @@ from hubdeploy.log import human_bytes
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "publish",
         help="upload the built artifacts to S3 (idempotent, never overwrites) and write artifacts tfvars",

@@ -13,7 +13,7 @@ from hubdeploy.infra.envroot import read_outputs
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "record-endpoint",
         help="record the endpoint's current config before an apply (for rollback)",

@@ -12,7 +12,7 @@ from hubdeploy.infra import aws
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "rollback",
         help="point the endpoint back at the config recorded before the apply",

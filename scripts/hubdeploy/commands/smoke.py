@@ -11,12 +11,13 @@ import argparse
 from pathlib import Path
 
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.errors import SmokeError
 from hubdeploy.gitops import auth, smoke
 from hubdeploy.infra.envroot import read_outputs
 from hubdeploy.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "smoke",
         help="call the deployed API with golden sentences; check answers, latency, auth and endpoint config",
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("  " + line)
     if not report.ok:
         failed = [c.name for c in report.checks if not c.ok]
-        raise smoke.SmokeError(
+        raise SmokeError(
             f"{args.env}: smoke test failed: {', '.join(failed)}",
             hint=f"see the checks above; roll back with: hubdeploy rollback --env {args.env} --record FILE",
         )

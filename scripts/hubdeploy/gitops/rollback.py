@@ -9,6 +9,7 @@ on purpose; the next plan shows it, and fixing forward is a normal PR.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -185,7 +186,7 @@ def rollback(
         return RollbackResult(name, serving, target, (), time.monotonic() - started)
     recreated: list[str] = []
     for model in record.get("models") or []:
-        if not _exists(lambda m=model: sagemaker.describe_model(ModelName=m["ModelName"])):
+        if not _exists(functools.partial(sagemaker.describe_model, ModelName=model["ModelName"])):
             with aws.aws_errors(f"re-create model {model['ModelName']}"):
                 sagemaker.create_model(**{k: v for k, v in model.items() if v or k in MODEL_FLAGS})
             recreated.append(f"model {model['ModelName']}")

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from hubdeploy.errors import TokenRejected
 from hubdeploy.local.httpserve import BackgroundServer, QuietHandler
-from hubdeploy.local.jwtauth import CognitoVerifier, TokenRejected
+from hubdeploy.local.jwtauth import CognitoVerifier
 from hubdeploy.local.lambdarun import LambdaFunction
 from hubdeploy.local.tokens import TokenEndpoint
 
@@ -255,7 +256,8 @@ class LocalApi:
         try:
             if not isinstance(result, dict):
                 raise TypeError("not an object")
-            status = int(result.get("statusCode"))
+            raw_status: Any = result.get("statusCode")
+            status = int(raw_status)
             out_headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
             for key, values in (result.get("multiValueHeaders") or {}).items():
                 out_headers[str(key)] = ", ".join(str(v) for v in values)

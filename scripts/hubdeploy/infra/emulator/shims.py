@@ -124,7 +124,7 @@ def create_endpoint_keeps_deployment_config() -> None:
         deployment_config = self._get_param("DeploymentConfig")
         if deployment_config:
             endpoint = self.sagemaker_backend.endpoints[self._get_param("EndpointName")]
-            endpoint.last_deployment_config = deployment_config
+            endpoint.__dict__["last_deployment_config"] = deployment_config  # an attribute moto does not declare
         return result
 
     _patch(SageMakerResponse, "create_endpoint", create_endpoint)
@@ -154,7 +154,7 @@ def update_endpoint_implemented() -> None:
         endpoint.data_capture_config = config.get("DataCaptureConfig") or {}
         deployment_config = self._get_param("DeploymentConfig")
         if deployment_config:
-            endpoint.last_deployment_config = deployment_config
+            endpoint.__dict__["last_deployment_config"] = deployment_config
         elif not self._get_param("RetainDeploymentConfig"):
             endpoint.__dict__.pop("last_deployment_config", None)
         endpoint.last_modified_time = utcnow()
