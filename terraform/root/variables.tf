@@ -1,4 +1,6 @@
-# Every input of the env root, and every check of it, once: terraform/envs/<env>/ holds only values.
+# Every input of the env root, once: terraform/envs/<env>/ holds only values. What the modules validate
+# (instance type, model URL and digest, Hub id, Lambda key) is checked there, once; here only what is about
+# the environment (its name, account, region, the pinning rules, the published bucket and Lambda digest).
 # hubdeploy.infra.envroot passes them in this order (a later source wins):
 #   TF_VAR_aws_account_id                                      CI: from the GitHub Environment
 #   -var-file=terraform/envs/<env>/terraform.tfvars            sizing and features of the environment
@@ -51,11 +53,6 @@ variable "repository" {
 variable "hub_model_id" {
   description = "Hugging Face Hub repository served by this environment."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$", var.hub_model_id))
-    error_message = "hub_model_id must be a non-empty Hub repository id such as \"yiyanghkust/finbert-tone\" (fix terraform/envs/<env>/model.auto.tfvars.json, or run `hubdeploy pin --env <env>`)."
-  }
 }
 
 variable "hub_revision" {
@@ -89,31 +86,16 @@ variable "artifact_bucket" {
 variable "model_data_url" {
   description = "s3:// URL of model.tar.gz."
   type        = string
-
-  validation {
-    condition     = can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+\\.tar\\.gz$", var.model_data_url))
-    error_message = "model_data_url must look like s3://<bucket>/<key>.tar.gz (run `hubdeploy publish --env <env>` instead of editing artifacts.auto.tfvars.json)."
-  }
 }
 
 variable "model_artifact_sha256" {
   description = "SHA-256 (hex) of model.tar.gz."
   type        = string
-
-  validation {
-    condition     = can(regex("^[0-9a-f]{64}$", var.model_artifact_sha256))
-    error_message = "model_artifact_sha256 must be 64 lowercase hex characters (run `hubdeploy publish --env <env>` instead of editing artifacts.auto.tfvars.json)."
-  }
 }
 
 variable "lambda_s3_key" {
   description = "Key of lambda.zip in artifact_bucket."
   type        = string
-
-  validation {
-    condition     = can(regex("\\.zip$", var.lambda_s3_key))
-    error_message = "lambda_s3_key must be an S3 key ending in .zip (run `hubdeploy publish --env <env>` instead of editing artifacts.auto.tfvars.json)."
-  }
 }
 
 variable "lambda_artifact_sha256" {
@@ -142,11 +124,6 @@ variable "instance_type" {
   description = "SageMaker instance type (ignored when serverless is set)."
   type        = string
   default     = "ml.m5.large"
-
-  validation {
-    condition     = can(regex("^ml\\.[a-z0-9-]+\\.[a-z0-9]+$", var.instance_type))
-    error_message = "instance_type must be a SageMaker instance type such as \"ml.m5.large\" (note the ml. prefix): fix instance_type in terraform/envs/<env>/terraform.tfvars."
-  }
 }
 
 variable "instance_count" {
