@@ -120,6 +120,12 @@ class Settings:
             standin_size=(env.get(STANDIN_SIZE_VAR) or "").strip().lower() or None,
         )
 
+    def with_offline_cache(self, cache_dir: Path) -> Settings:
+        """These settings serving models only from the HF cache `cache_dir` (a private one holding a stand-in),
+        offline, for this process's Hub calls and every child's environment."""
+        local = self.with_environ(HF_HUB_CACHE=str(cache_dir), HF_HUB_OFFLINE="1")
+        return dataclasses.replace(local, hf_cache_dir=cache_dir, hf_offline=True)
+
     def with_environ(self, **values: str | None) -> Settings:
         """These settings with `values` set (None: removed) in the environment children inherit."""
         env = {k: v for k, v in self.environ.items() if k not in values or values[k] is not None}

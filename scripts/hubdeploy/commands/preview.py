@@ -95,9 +95,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     scratch = dataclasses.replace(scratch, in_github_actions=False, github_output=None, github_step_summary=None)
     if not args.use_hub:
         cache = use_standin(repo, args.env, workdir)
-        scratch = dataclasses.replace(
-            scratch.with_environ(HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1"), hf_cache_dir=cache, hf_offline=True
-        )
+        scratch = scratch.with_offline_cache(cache)
     with _emulator(args.endpoint_url, workdir, settings) as url:
         local = emulated_settings(scratch, url, settings.aws_region)
         for argv in (["bootstrap", "--env", args.env], ["build", "--env", args.env], ["publish", "--env", args.env]):

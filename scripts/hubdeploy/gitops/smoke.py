@@ -67,7 +67,7 @@ class SmokeTarget:
 
     @property
     def mode(self) -> str:
-        return str(self.auth.get("mode") or "none")
+        return self.access.mode
 
     @property
     def access(self) -> ApiAccess:

@@ -24,7 +24,7 @@ from hubdeploy.errors import LocalStackError
 from hubdeploy.fsutil import atomic_write_json
 from hubdeploy.infra.emulator.process import emulated_settings
 from hubdeploy.local import services
-from hubdeploy.local.access import client_headers, client_settings, curl_command
+from hubdeploy.local.access import client_headers, client_settings, curl_command, local_access
 from hubdeploy.local.daemon import DaemonConfig
 from hubdeploy.local.layout import Paths
 from hubdeploy.local.modelsource import ModelSource, choose_model_source, print_untrained_warning
@@ -195,8 +195,7 @@ def _use_model(local: Settings, paths: Paths, pin: ModelPin, source: ModelSource
     revision = install_standin(pin, cache_dir=paths.hf_cache, build_dir=paths.standin, size=source.size)
     out(f"      stand-in ({source.size}; {source.detail})")
     out(f"      installed in the private cache {paths.hf_cache} as {pin.hub_model_id}@{revision[:12]}")
-    local = local.with_environ(HF_HUB_CACHE=str(paths.hf_cache), HF_HUB_OFFLINE="1")
-    return dataclasses.replace(local, hf_cache_dir=paths.hf_cache, hf_offline=True)
+    return local.with_offline_cache(paths.hf_cache)
 
 
 def _plan_and_apply(
@@ -330,12 +329,10 @@ def smoke_local(
     from hubdeploy.gitops import auth, smoke
     from hubdeploy.infra import aws
 
-    access = dict(state["auth"])
-    if state.get("token_url"):
-        access["token_url"] = state["token_url"]  # the pool domain's token endpoint, served locally
+    api = local_access(state)
     target = smoke.target_from_outputs(
         state["env"],
-        {**outputs, "api_url": state["api_url"], "auth": access, "auth_client_secret": state.get("client_secret")},
+        {**outputs, "api_url": state["api_url"], "auth": dict(api.auth), "auth_client_secret": api.client_secret},
     )
     local = client_settings(settings, state)
     golden, labels = smoke.load_golden()

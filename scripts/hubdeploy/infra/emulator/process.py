@@ -27,15 +27,13 @@ FAKE_CREDENTIALS = {
 def emulated_settings(settings: Settings, endpoint_url: str, region: str) -> Settings:
     """`settings` pointed at the emulator: its URL, the fake credentials, no profile, for this process's
     clients and every child's environment. The process environment itself is left as it was."""
-    local = settings.with_environ(
-        **FAKE_CREDENTIALS,
-        AWS_ENDPOINT_URL=endpoint_url,
-        AWS_REGION=region,
-        AWS_DEFAULT_REGION=region,
-        AWS_PROFILE=None,
-        AWS_DEFAULT_PROFILE=None,
-    )
+    local = settings.with_environ(**aws_environ(endpoint_url, region), AWS_PROFILE=None, AWS_DEFAULT_PROFILE=None)
     return dataclasses.replace(local, aws_endpoint_url=endpoint_url, aws_region=region)
+
+
+def aws_environ(endpoint_url: str, region: str) -> dict[str, str]:
+    """Environment variables that point boto3 (and the AWS CLI) at the emulator at `endpoint_url`."""
+    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint_url, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
 
 class Emulator:
@@ -97,12 +95,7 @@ class Emulator:
 
     def aws_env(self, region: str = "us-east-1") -> dict[str, str]:
         """Environment variables that point boto3 (and the AWS CLI) at this emulator."""
-        return {
-            **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-        }
+        return aws_environ(self.endpoint_url, region)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
