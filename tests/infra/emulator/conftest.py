@@ -19,3 +19,18 @@ def mode(request: pytest.FixtureRequest, aws_credentials: None) -> Iterator[str]
     with mock_aws():
         yield request.param
     shims.revert_all()
+
+
+@pytest.fixture(params=["plain", "strict"])
+def strictness(request: pytest.FixtureRequest, aws_credentials: None) -> Iterator[str]:
+    """Run a rule test on moto with the gap shims only ("plain": AWS's rule is not enforced) and with the
+    strict rules too ("strict": the emulator refuses what AWS refuses)."""
+    from hubdeploy.infra.emulator import rules
+
+    shims.revert_all()
+    shims.apply_all()
+    if request.param == "strict":
+        rules.apply_all()
+    with mock_aws():
+        yield request.param
+    shims.revert_all()

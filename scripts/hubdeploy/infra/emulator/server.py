@@ -1,4 +1,4 @@
-"""Run moto's server in this process, shims applied, bound to 127.0.0.1.
+"""Run moto's server in this process, gap shims and strict rules applied, bound to 127.0.0.1.
 
 `python -m hubdeploy.infra.emulator.server --port 0 --ready-file F` writes the bound URL to F once it
 accepts connections, then serves until SIGTERM/SIGINT.
@@ -29,9 +29,10 @@ def serve(port: int, ready_file: Path | None) -> None:
     configure_moto()
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    from hubdeploy.infra.emulator.shims import apply_all
+    from hubdeploy.infra.emulator import rules, shims
 
-    apply_all()
+    shims.apply_all()  # close moto's gaps against the provider
+    rules.apply_all()  # refuse what AWS refuses
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
