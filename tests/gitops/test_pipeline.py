@@ -6,6 +6,7 @@ deployment (one apply per module)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ from hubdeploy.gitops.comment import GITHUB_COMMENT_LIMIT, marker, recorded
 from hubdeploy.gitops.drift import sync_issue
 from hubdeploy.gitops.github import GitHubClient
 from hubdeploy.gitops.planfolder import read_plan_folder
+from hubdeploy.infra import accountroot
+from hubdeploy.infra.emulator.override import EMULATED_ACCOUNT_ID
 from hubdeploy.infra.emulator.process import Emulator
+from hubdeploy.infra.naming import state_bucket_name
+from hubdeploy.settings import Settings
 
 pytestmark = pytest.mark.terraform
 
@@ -76,6 +81,15 @@ def pipeline(
             rev2=install_in_hf_cache(tiny_model_dir_v2, cache, DEFAULT_HUB_MODEL_ID),
         )
         assert main(["bootstrap", "--env", "dev"]) == 0
+        # the account's one-time settings (terraform/account), applied by an administrator before any env
+        accountroot.ensure(
+            repo,
+            environ=os.environ,
+            endpoint_url=emulator_session.endpoint_url,
+            workdir=work / "tf-account",
+            state_bucket=state_bucket_name(Settings.from_env(), EMULATED_ACCOUNT_ID),
+            region="us-east-1",
+        )
         p.pin(p.rev1)
         p.publish()
         first = p.plan("initial")
@@ -132,7 +146,7 @@ def test_pin_change_replaces_model_and_config_and_updates_the_endpoint(pipeline,
     old_sha, new_sha = s.model["artifact_sha256"]
     assert old_sha != new_sha and len(new_sha) == 64
     assert s.model["endpoint_config_name"][1] == "(known after apply)"
-    assert s.model["instance_type"] == ("serverless 3072 MB", "serverless 3072 MB")
+    assert s.model["instance_type"] == ("ml.t2.medium", "ml.t2.medium"), "dev: one instance, stock image"
     assert "must be replaced" in folder.text
 
 

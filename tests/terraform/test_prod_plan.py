@@ -87,7 +87,8 @@ def test_prod_updates_blue_green_with_alarm_rollback(planned: dict[str, Any]):
 def test_prod_stays_destroyable_in_one_run(planned: dict[str, Any]):
     # User-pool deletion protection would make the guarded destroy workflow fail half way.
     assert after(planned, "module.api.aws_cognito_user_pool.this[0]")["deletion_protection"] == "INACTIVE"
-    assert after(planned, "module.api.aws_lambda_function.this")["reserved_concurrent_executions"] == 50
+    # unreserved (-1 is the provider's "no reservation"): a new account refuses any reservation
+    assert after(planned, "module.api.aws_lambda_function.this")["reserved_concurrent_executions"] == -1
 
 
 # Bad values grouped so that one failing plan checks several (Terraform reports every failed variable
@@ -100,11 +101,14 @@ BAD_INPUT = {
         "hub_model_id": "",
         "environment": "qa",
         "serverless": {"memory_size_in_mb": 2048, "max_concurrency": 2},
+        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/hubdeploy-slim:1.0",
     },
     # the revision's rules read var.environment: they are checked only when the environment is valid
     "moving-ref": {"hub_revision": "main"},
     "unpinned": {"hub_revision": None},
     "wrong-account": {"aws_account_id": "111111111111"},
+    # serverless with the stock DLC (a rule that reads an invalid variable is skipped, so apart from "values")
+    "serverless-stock-image": {"serverless": {"memory_size_in_mb": 2048, "max_concurrency": 2}, "autoscaling": None},
 }
 
 
@@ -129,6 +133,8 @@ def bad_plan_errors(prod: envroot.EnvRoot) -> dict[str, str]:
         ("values", "environment must be dev, staging or prod"),
         ("moving-ref", "hub_revision must be a 40-hex commit SHA outside dev"),
         ("values", "autoscaling applies to provisioned endpoints only"),
+        ("values", "blue_green deployments need a provisioned endpoint"),
+        ("serverless-stock-image", "serverless needs image_uri set to a slim serving image of your own"),
         ("unpinned", "hub_revision is not pinned yet"),
         ("unpinned", "null in terraform/envs/<env>/model.auto.tfvars.json"),
         ("wrong-account", "not allowed"),
@@ -202,3 +208,28 @@ def test_iam_mode_requires_sigv4_and_creates_no_user_pool(prod: envroot.EnvRoot)
     method = resources["module.api.aws_api_gateway_method.post"]
     assert method["authorization"] == "AWS_IAM" and method["api_key_required"] is False
     assert not [a for a in resources if "cognito" in a or "usage_plan" in a]
+
+
+def test_instance_storage_types_get_no_kms_volume_key(prod: envroot.EnvRoot):
+    # AWS refuses KmsKeyId for instance types with NVMe storage (ml.g5: hardware-encrypted)
+    resources = created(prod, {"instance_type": "ml.g5.xlarge"})
+    config = resources["module.endpoint.aws_sagemaker_endpoint_configuration.this"]
+    assert config["kms_key_arn"] is None
+    (variant,) = config["production_variants"]
+    assert variant.get("volume_size_in_gb") is None
+    image = resources["module.endpoint.aws_sagemaker_model.this"]["primary_container"][0]["image"]
+    assert image.endswith("-gpu-py312-cu124-ubuntu22.04-v2.1"), image
+
+
+def test_the_dlc_region_map_names_real_regions_only():
+    import re
+
+    import botocore.loaders
+
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    regions = {r for partition in endpoints["partitions"] for r in partition["regions"]}
+    main_tf = (Path(__file__).resolve().parents[2] / "terraform/modules/sagemaker-endpoint/main.tf").read_text()
+    block = main_tf[main_tf.index("dlc_accounts = {") : main_tf.index("}", main_tf.index("dlc_accounts = {"))]
+    mapped = dict(re.findall(r'"([a-z0-9-]+)"\s*=\s*"([0-9]{12})"', block))
+    assert len(mapped) >= 38 and {"ap-northeast-3", "mx-central-1", "ap-southeast-7"} <= mapped.keys()
+    assert sorted(set(mapped) - regions) == [], "every mapped region is an AWS region (botocore's endpoints)"

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -248,13 +249,17 @@ printf '%s\\n' "$TF_DATA_DIR" >> "$ARGS_FILE"
 
 
 @pytest.fixture
-def scratch(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """A scratch checkout, and a terraform stand-in that records its arguments (and TF_DATA_DIR)."""
+def scratch(tmp_path: Path, aws_credentials: None) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A scratch checkout, and a terraform stand-in that records its arguments (and TF_DATA_DIR). AWS is moto
+    in-process: a plan reads the endpoint's instance count first, and there is no endpoint yet."""
+    from moto import mock_aws
+
     repo = copy_checkout(REPO, tmp_path / "repo")
     fake = tmp_path / "terraform"
     fake.write_text(FAKE_TERRAFORM)
     fake.chmod(0o755)
-    return repo, {"TERRAFORM_BIN": str(fake), "ARGS_FILE": str(tmp_path / "args")}
+    with mock_aws():
+        yield repo, {"TERRAFORM_BIN": str(fake), "ARGS_FILE": str(tmp_path / "args")}
 
 
 def recorded_args(extra_env: dict[str, str]) -> list[str]:

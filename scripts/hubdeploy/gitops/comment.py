@@ -108,6 +108,8 @@ def _head(data: CommentInput) -> list[str]:
     if data.summary.errored:
         parts.append("> ❌ **terraform reported errors while planning; see the plan output.**")
     parts.append(model_table_md(data.summary))
+    if data.summary.capacity_note:
+        parts.append(f"> Capacity kept: {data.summary.capacity_note}.")
     if data.summary.warnings:
         parts.append(warnings_md(data.summary))
     return parts

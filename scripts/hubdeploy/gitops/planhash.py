@@ -35,6 +35,14 @@ VOLATILE_ATTRIBUTES = frozenset(
 # Tag keys whose values are run metadata, not desired state: a PR is planned at its merge ref and
 # deployed from the merge commit on main, so a commit tag differs between the two by design.
 VOLATILE_TAG_WORDS = ("commit", "timestamp", "deployedat", "runid", "runurl")
+# The endpoint variant's instance count read at plan time (hubdeploy.infra.envroot passes it). Autoscaling
+# moves it between the PR plan and the deploy plan, so a new configuration's initial count that equals it
+# is hashed as this token: the reviewed plan is "start where the endpoint is". A count that differs from
+# it (instance_count changed in an env without autoscaling, a clamp to min..max) is hashed as the number.
+OBSERVED_COUNT_VARIABLE = "observed_instance_count"
+OBSERVED = "(the variant's current instance count)"
+# Where the planned count appears: the configuration's variants and the capacity holder (capacity.tf).
+_COUNT_KEYS = {"aws_sagemaker_endpoint_configuration": "initial_instance_count", "terraform_data": "input"}
 
 
 def _strip(value: Any, *, in_tags: bool = False) -> Any:
@@ -52,14 +60,41 @@ def _strip(value: Any, *, in_tags: bool = False) -> Any:
     return value
 
 
+def _observed(plan: Mapping[str, Any]) -> Any:
+    """The observed instance count passed to this plan, or None."""
+    variable = (plan.get("variables") or {}).get(OBSERVED_COUNT_VARIABLE)
+    return variable.get("value") if isinstance(variable, dict) else None
+
+
+def _tokenize_count(resource_type: str, address: str, after: Any, observed: Any) -> Any:
+    """`after` with an initial instance count equal to `observed` replaced by the OBSERVED token."""
+    key = _COUNT_KEYS.get(resource_type)
+    if observed is None or key is None or not isinstance(after, dict):
+        return after
+    if resource_type == "terraform_data":
+        if address.split(".")[-1].startswith("initial_instance_count") and after.get(key) == observed:
+            return {**after, key: OBSERVED, "output": OBSERVED}
+        return after
+    variants = after.get("production_variants")
+    if not isinstance(variants, list):
+        return after
+    tokenized = [{**v, key: OBSERVED} if isinstance(v, dict) and v.get(key) == observed else v for v in variants]
+    return {**after, "production_variants": tokenized}
+
+
 def normalize(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a plan that define what apply will do, in a canonical form."""
+    observed = _observed(plan)
     # untouched resources are left out: their refreshed attributes are not part of the change
     resources = [
         {
             "address": rc.address,
             "action": rc.verb,
-            "after": _strip(None if rc.verb == "delete" else planned_after(rc.change)),
+            "after": _strip(
+                None
+                if rc.verb == "delete"
+                else _tokenize_count(rc.type, rc.address, planned_after(rc.change), observed)
+            ),
         }
         for rc in resource_changes(plan)
     ]

@@ -78,6 +78,7 @@ class PlanSummary:
     warnings: list[PlanWarning] = field(default_factory=list)
     outputs_changed: list[str] = field(default_factory=list)
     errored: bool = False
+    capacity_note: str | None = None  # where a new autoscaled configuration starts (capacity_note())
 
     @property
     def has_changes(self) -> bool:
@@ -113,6 +114,7 @@ class PlanSummary:
             warnings=[PlanWarning(**w) for w in data.get("warnings") or []],
             outputs_changed=list(data.get("outputs_changed") or []),
             errored=bool(data.get("errored", False)),
+            capacity_note=data.get("capacity_note") or None,
         )
 
 
@@ -250,4 +252,22 @@ def summarize(plan: Mapping[str, Any]) -> PlanSummary:
             summary.warnings.append(PlanWarning(address=rc.address, action=rc.verb, reason=rc.action_reason))
     summary.model = model_table(changes)
     summary.outputs_changed = list(output_changes(plan))
+    summary.capacity_note = capacity_note(plan, changes)
     return summary
+
+
+def capacity_note(plan: Mapping[str, Any], changes: Iterable[ResourceChange]) -> str | None:
+    """When an autoscaled env gets a new endpoint configuration (terraform/modules/sagemaker-endpoint/capacity.tf):
+    "the new configuration starts at N instances, the variant's current count (autoscaling MIN-MAX)"."""
+    variables = plan.get("variables") or {}
+    observed = (variables.get("observed_instance_count") or {}).get("value")
+    scaling = (variables.get("autoscaling") or {}).get("value")
+    if observed is None or not isinstance(scaling, dict):
+        return None
+    for rc in changes:
+        if rc.type == CONFIG_TYPE and rc.verb in {"create", "replace"}:
+            count = _first(visible_after(rc.change), "production_variants", "initial_instance_count")
+            low, high = scaling.get("min_capacity"), scaling.get("max_capacity")
+            current = "the variant's current count" if count == observed else f"the variant's {observed}, clamped"
+            return f"the new configuration starts at {count} instances, {current} (autoscaling {low}-{high})"
+    return None

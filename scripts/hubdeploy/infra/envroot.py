@@ -8,6 +8,9 @@
   `artifacts.auto.tfvars.json` (only when `hubdeploy publish` wrote it, so a missing publish fails at
   plan naming the variable), then `-var=environment=<env>`, then the emulator's tfvars and any
   test-only `variables` (later ones win);
+- `plan` also passes `observed_instance_count`, the endpoint variant's current DesiredInstanceCount
+  (DescribeEndpoint; omitted when there is no endpoint yet), so an autoscaled env's new configuration
+  starts where autoscaling is instead of scaling back in (terraform/modules/sagemaker-endpoint/capacity.tf);
 - every call runs with its own TF_DATA_DIR, `<root>/.terraform/envs/<env>/` (git-ignored), so
   dev, staging and prod planned from one checkout or one work copy never share backend settings.
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +73,10 @@ COPY_IGNORE = shutil.ignore_patterns(
 # Where emulated runs keep their copy of terraform/ (never the checkout's own root).
 EMULATED_WORKDIR = Path(".cache") / "hubdeploy-tf"
 EXTRA_VARS_FILE = "hubdeploy-extra.tfvars.json"
+# The root's endpoint is named like this (terraform/root/main.tf, local.name); its one variant is "primary".
+ENDPOINT_NAME = "hubdeploy-{env}"
+OBSERVED_COUNT_VARIABLE = "observed_instance_count"
+_REGION_LINE = re.compile(r'^\s*aws_region\s*=\s*"([a-z0-9-]+)"', re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -235,6 +243,10 @@ def plan(
     """
     planfile = out or root.data_dir / PLAN_FILE
     planfile.unlink(missing_ok=True)  # a failed plan must not leave an older plan file to apply
+    if not destroy:
+        observed = observed_instance_count(root)
+        if observed is not None:  # later (test) variables still win
+            variables = {OBSERVED_COUNT_VARIABLE: observed, **(variables or {})}
     # -json: machine-readable diagnostics, so a failure becomes one line naming the variable
     args = ["plan", "-input=false", "-no-color", "-json", "-detailed-exitcode", f"-out={planfile}"]
     args += _var_args(root, variables)
@@ -251,6 +263,37 @@ def plan(
             or f"fix the value named above (terraform/envs/{root.env}/*.tfvars or the pin), then plan again",
         )
     return Plan(path=planfile, has_changes=proc.returncode == 2)
+
+
+def observed_instance_count(root: EnvRoot) -> int | None:
+    """The DesiredInstanceCount of the env endpoint's first variant, or None when there is no endpoint
+    (DescribeEndpoint with the credentials terraform runs with, in the env's region)."""
+    from botocore.exceptions import ClientError
+
+    from hubdeploy.infra import aws
+    from hubdeploy.settings import Settings
+
+    values = root.env_dir / "terraform.tfvars"
+    found = _REGION_LINE.search(values.read_text()) if values.is_file() else None
+    region = found.group(1) if found else root.tf_env.get("AWS_REGION") or "us-east-1"
+    settings = Settings(
+        repo_root=root.repo_root,
+        environ=dict(root.tf_env),
+        aws_region=region,
+        aws_endpoint_url=root.endpoint_url or root.tf_env.get("AWS_ENDPOINT_URL") or None,
+    )
+    name = ENDPOINT_NAME.format(env=root.env)
+    with aws.aws_errors(f"read the instance count of endpoint {name} (sagemaker DescribeEndpoint)"):
+        try:
+            described = aws.client("sagemaker", settings).describe_endpoint(EndpointName=name)
+        except ClientError as exc:
+            if aws.error_code(exc) == "ValidationException" and "Could not find endpoint" in str(exc):
+                return None  # not created yet
+            raise
+    variants = described.get("ProductionVariants") or []
+    count = variants[0].get("DesiredInstanceCount") if variants else None
+    log.info("endpoint %s: variant's desired instance count %s", name, count)
+    return int(count) if count else None
 
 
 def error_diagnostics(json_lines: str) -> list[str]:

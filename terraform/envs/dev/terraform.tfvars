@@ -2,14 +2,14 @@
 # The environment's name is its folder's (hubdeploy passes -var environment=<env>): never set environment here.
 aws_region = "us-east-1"
 
-# serverless: scales to zero between tests; no instance, volume key or blue/green
-serverless = {
-  memory_size_in_mb = 3072
-  max_concurrency   = 5
-}
+# One ml.t2.medium (2 vCPU, 4 GiB, burstable): the smallest real-time instance, enough for BERT-base in the
+# stock Hugging Face DLC; about $41/month (modules/sagemaker-endpoint/README.md, "Cost"). Serverless would
+# need a slim image of your own (image_uri): the stock DLC is not built for its 10 GB image limit.
+instance_type  = "ml.t2.medium"
+instance_count = 1
 
 auth_mode                   = "cognito"
-lambda_reserved_concurrency = 5
+lambda_reserved_concurrency = null # unreserved; reserve only after a Lambda quota increase (`hubdeploy bootstrap` checks it fits)
 log_retention_days          = 30
 throttle = {
   rate_limit  = 5

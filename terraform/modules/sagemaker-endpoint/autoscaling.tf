@@ -1,6 +1,6 @@
 # Target tracking on invocations per instance: SageMaker's recommended policy for real-time
-# endpoints. Instance count then belongs to Application Auto Scaling, which is why a change of
-# instance_count alone does not fight with it (the configuration only sets the initial count).
+# endpoints. The instance count then belongs to Application Auto Scaling; a new configuration
+# starts at the count autoscaling has reached (capacity.tf), so a deploy does not scale it back in.
 resource "aws_appautoscaling_target" "this" {
   count = var.autoscaling == null ? 0 : 1
 

@@ -17,10 +17,11 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name_prefix        = "${var.name}-sm-"
-  description        = "SageMaker execution role of endpoint ${var.name}"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-  tags               = var.tags
+  name_prefix          = "${var.name}-sm-"
+  description          = "SageMaker execution role of endpoint ${var.name}"
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  permissions_boundary = var.permissions_boundary_arn
+  tags                 = var.tags
 }
 
 data "aws_iam_policy_document" "this" {
@@ -58,6 +59,18 @@ data "aws_iam_policy_document" "this" {
       test     = "StringLike"
       variable = "cloudwatch:namespace"
       values   = ["/aws/sagemaker/*"]
+    }
+  }
+
+  dynamic "statement" {
+    # Blue/green auto-rollback: SageMaker reads the rollback alarms with the endpoint's execution role,
+    # and CreateEndpoint/UpdateEndpoint fail when it may not.
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html
+    for_each = var.blue_green == null ? [] : [1]
+    content {
+      sid       = "ReadRollbackAlarms"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = [for alarm in aws_cloudwatch_metric_alarm.rollback : alarm.arn]
     }
   }
 

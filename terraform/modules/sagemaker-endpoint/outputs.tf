@@ -18,6 +18,11 @@ output "model_name" {
   value       = aws_sagemaker_model.this.name
 }
 
+output "initial_instance_count" {
+  description = "Initial instance count of the endpoint configuration (with autoscaling: the variant's count when the configuration was made, clamped to min..max; null for serverless)."
+  value       = one(aws_sagemaker_endpoint_configuration.this.production_variants[*].initial_instance_count)
+}
+
 output "image_uri" {
   description = "Serving image the model runs."
   value       = local.image_uri
@@ -29,7 +34,7 @@ output "execution_role_arn" {
 }
 
 output "kms_key_arn" {
-  description = "KMS key encrypting the instance volumes and the log group."
+  description = "KMS key encrypting the log group, and the instance volumes where they are EBS (not serverless, not NVMe instance storage)."
   value       = aws_kms_key.this.arn
 }
 

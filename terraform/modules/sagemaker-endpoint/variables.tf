@@ -70,7 +70,7 @@ variable "artifact_kms_key_arn" {
 }
 
 variable "image_uri" {
-  description = "Serving image. Null derives the Hugging Face PyTorch inference DLC for the region from the versions below (CPU or GPU by instance type)."
+  description = "Serving image. Null derives the Hugging Face PyTorch inference DLC for the region from the versions below (CPU or GPU by instance type). Required with serverless: a slim image of your own (serverless images are limited to 10 GB)."
   type        = string
   default     = null
 
@@ -81,15 +81,21 @@ variable "image_uri" {
 }
 
 variable "framework_versions" {
-  description = "Versions that pick the Hugging Face inference DLC tag: `<pytorch>-transformers<transformers>-<cpu|gpu>-<python>[-<cuda>]-<os>`."
+  description = "Versions that pick the Hugging Face inference DLC tag: `<pytorch>-transformers<transformers>-<cpu|gpu>-<python>[-<cuda>]-<os>-<image_version>`. image_version pins one build of that tag (the tag without it floats to every patch release); README \"Serving image\" says how to move to a newer one."
   type = object({
-    pytorch      = optional(string, "2.6.0")
-    transformers = optional(string, "4.51.3")
-    python       = optional(string, "py312")
-    cuda         = optional(string, "cu124")
-    os           = optional(string, "ubuntu22.04")
+    pytorch       = optional(string, "2.6.0")
+    transformers  = optional(string, "4.51.3")
+    python        = optional(string, "py312")
+    cuda          = optional(string, "cu124")
+    os            = optional(string, "ubuntu22.04")
+    image_version = optional(string, "v2.1")
   })
   default = {}
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+(\\.[0-9]+)?$", var.framework_versions.image_version))
+    error_message = "framework_versions.image_version must be a DLC version suffix such as \"v2.1\" (a floating tag would change the container on scale-out with no plan diff)."
+  }
 }
 
 variable "instance_type" {
@@ -115,9 +121,21 @@ variable "instance_count" {
 }
 
 variable "volume_size_in_gb" {
-  description = "ML storage volume per instance (provisioned endpoints only; null = SageMaker's default for the instance type). Encrypted with the module's KMS key."
+  description = "ML storage volume per instance (provisioned endpoints with EBS storage only; null = SageMaker's default for the instance type). Encrypted with the module's KMS key. Instance types with NVMe instance storage (ml.g4dn, ml.g5, ml.g6, ml.m5d, ...) have a fixed volume: leave it null there."
   type        = number
   default     = null
+
+  # same pattern as local.instance_storage_pattern (main.tf)
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html
+  validation {
+    condition     = var.volume_size_in_gb == null || !can(regex("^ml\\.([a-z]+[0-9]+[a-z]*d[a-z]*|g5|g6|g6e|g7|g7e|p5|p5e|p5en|p6-b200|p6-b300|p6e-gb200|trn1|trn1n|trn2|dl1)\\.", var.instance_type)) || var.serverless != null
+    error_message = "volume_size_in_gb must be null for ${var.instance_type}: its NVMe instance storage has a fixed size (AWS refuses VolumeSizeInGB and a KMS volume key for it)."
+  }
+
+  validation {
+    condition     = var.volume_size_in_gb == null || (try(var.volume_size_in_gb >= 1 && var.volume_size_in_gb <= 512, false))
+    error_message = "volume_size_in_gb must be between 1 and 512 (or null for SageMaker's default)."
+  }
 }
 
 variable "serverless" {
@@ -137,6 +155,14 @@ variable "serverless" {
   validation {
     condition     = var.serverless == null || (try(var.serverless.max_concurrency, 0) >= 1 && try(var.serverless.max_concurrency, 0) <= 200)
     error_message = "serverless.max_concurrency must be between 1 and 200."
+  }
+
+  # Serverless containers are limited to 10 GB, and AWS's stock Hugging Face inference images are not
+  # sized for that budget (hubdeploy does not rely on them fitting): serverless needs your own slim image.
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions
+  validation {
+    condition     = var.serverless == null || (var.image_uri != null && !can(regex("/huggingface-pytorch-inference[:@]", coalesce(var.image_uri, "-"))))
+    error_message = "serverless needs image_uri set to a slim serving image of your own in ECR (serverless images are limited to 10 GB, and the stock huggingface-pytorch-inference DLC is not built for that limit): build one (the toolkit + CPU torch), or set serverless = null to use instances with the stock image."
   }
 }
 
@@ -159,6 +185,11 @@ variable "autoscaling" {
   validation {
     condition     = var.autoscaling == null || var.serverless == null
     error_message = "autoscaling applies to provisioned endpoints only: set serverless = null or autoscaling = null."
+  }
+
+  validation {
+    condition     = var.autoscaling == null || try(var.instance_count >= var.autoscaling.min_capacity && var.instance_count <= var.autoscaling.max_capacity, false)
+    error_message = "instance_count must lie between autoscaling.min_capacity and autoscaling.max_capacity (it is the count of a new endpoint)."
   }
 }
 
@@ -203,9 +234,37 @@ variable "alarm_actions" {
 }
 
 variable "network_isolation" {
-  description = "Run the container without network access (recommended). Turn off only if model/code/requirements.txt lists packages, which the container installs from PyPI at start-up."
+  description = "Run the container without network access. Null = on for instances (recommended), off for serverless (which does not support it). Turn off only if model/code/requirements.txt lists packages, which the container installs from PyPI at start-up."
   type        = bool
-  default     = true
+  default     = null
+
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions
+  validation {
+    condition     = !(var.network_isolation == true && var.serverless != null)
+    error_message = "network_isolation cannot be true with serverless: serverless endpoints do not support network isolation (set network_isolation = null or false, or serverless = null)."
+  }
+}
+
+variable "observed_instance_count" {
+  description = "The endpoint variant's current DesiredInstanceCount, read by `hubdeploy plan` (null when there is no endpoint yet). With autoscaling, a new endpoint configuration starts at this count (clamped to min..max) instead of instance_count, so a deploy does not scale the endpoint back in. Ignored without autoscaling."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.observed_instance_count == null || try(var.observed_instance_count >= 1 && floor(var.observed_instance_count) == var.observed_instance_count, false)
+    error_message = "observed_instance_count must be a whole number >= 1 or null."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "ARN of the managed policy set as permissions boundary on every IAM role this module creates (the account root's stack boundary). Null = no boundary."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM managed policy ARN (arn:aws:iam::<account>:policy/<name>) or null."
+  }
 }
 
 variable "environment_variables" {

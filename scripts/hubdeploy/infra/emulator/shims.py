@@ -1,7 +1,7 @@
 """Small patches that close moto 5.2.5's gaps against the Terraform AWS provider 5.100.
 
 Each shim says which gap it closes (numbers follow EMULATOR-NOTES.md); `apply_all()` is called in
-the emulator process before the server starts. Every patch goes through `_patch`, so `revert_all()`
+the emulator process before the server starts. Every patch goes through `patching.patch`, so `revert_all()`
 restores plain moto: tests in tests/infra/emulator/ show each gap on plain moto and its closure with the
 shim.
 
@@ -16,10 +16,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from hubdeploy.infra.emulator.patching import patch as _patch
+from hubdeploy.infra.emulator.patching import revert_all
+
+__all__ = ["SHIMS", "apply_all", "revert_all", "shim"]
+
 SHIMS: list[Callable[[], None]] = []
-# (owner, attribute, original value or _MISSING): what revert_all() restores, in reverse order.
-_PATCHES: list[tuple[Any, str, Any]] = []
-_MISSING = object()
 
 # What SageMaker accepts as an instance type (moto's allow-list predates ml.g5/g6/inf2).
 INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
@@ -31,28 +33,10 @@ def shim(func: Callable[[], None]) -> Callable[[], None]:
     return func
 
 
-def _patch(owner: Any, name: str, value: Any) -> None:
-    """Set `owner.name = value`, remembering the original (once) for revert_all()."""
-    if any(o is owner and n == name for o, n, _ in _PATCHES):
-        return  # already patched: shims are idempotent
-    _PATCHES.append((owner, name, owner.__dict__.get(name, _MISSING)))
-    setattr(owner, name, value)
-
-
 def apply_all() -> None:
     """Apply every registered shim (idempotent)."""
     for func in SHIMS:
         func()
-
-
-def revert_all() -> None:
-    """Restore plain moto (used by tests to show each gap)."""
-    while _PATCHES:
-        owner, name, original = _PATCHES.pop()
-        if original is _MISSING:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, original)
 
 
 def _without_empty(result: Any, keys: tuple[str, ...]) -> Any:
@@ -134,7 +118,11 @@ def create_endpoint_keeps_deployment_config() -> None:
 def update_endpoint_implemented() -> None:
     """Gap 4: UpdateEndpoint is not implemented (HTTP 500), so a model update cannot be applied.
     Point the endpoint at the new configuration, as SageMaker does once the update finished
-    (moto has no Updating phase: the endpoint is InService again at once)."""
+    (moto has no Updating phase: the endpoint is InService again at once). As on AWS, the variants take
+    the new configuration's InitialInstanceCount and InitialVariantWeight (an autoscaled count is reset)
+    unless RetainAllVariantProperties keeps the current ones for variants of the same name, minus those
+    ExcludeRetainedVariantProperties names:
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html"""
     from moto.core.responses import ActionResult
     from moto.core.utils import utcnow
     from moto.sagemaker.exceptions import ValidationError
@@ -150,7 +138,17 @@ def update_endpoint_implemented() -> None:
             raise ValidationError(message=f"Could not find endpoint '{arn}'.")
         config = backend.describe_endpoint_config(self._get_param("EndpointConfigName"))
         endpoint.endpoint_config_name = config["EndpointConfigName"]
+        current = {v["VariantName"]: v for v in endpoint.production_variants}
         endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
+        if self._get_param("RetainAllVariantProperties"):
+            excluded = {p.get("VariantPropertyType") for p in self._get_param("ExcludeRetainedVariantProperties") or []}
+            kept = {"DesiredInstanceCount": ("CurrentInstanceCount",), "DesiredWeight": ("CurrentWeight",)}
+            for variant in endpoint.production_variants:
+                for prop, also in kept.items():
+                    old = current.get(variant["VariantName"], {})
+                    if prop not in excluded and prop in old:
+                        for key in (prop, *also):
+                            variant[key] = old.get(key, old[prop])
         endpoint.data_capture_config = config.get("DataCaptureConfig") or {}
         deployment_config = self._get_param("DeploymentConfig")
         if deployment_config:
