@@ -1,6 +1,7 @@
 """Fixtures for Terraform against the emulator: a scratch checkout pinned to the tiny model, buckets
-from `hubdeploy bootstrap`, artifacts from `hubdeploy build` + `hubdeploy publish`, and the one root
-prepared per env by `hubdeploy.infra.envroot` (a work copy with the generated emulator override)."""
+from `hubdeploy bootstrap`, the one-time `terraform/account` applied (`hubdeploy.infra.accountroot`),
+artifacts from `hubdeploy build` + `hubdeploy publish`, and the one root prepared per env by
+`hubdeploy.infra.envroot` (a work copy with the generated emulator override)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from hubdeploy.artifacts.publish import publish
 from hubdeploy.artifacts.standin import install_in_hf_cache
 from hubdeploy.checkout import copy_checkout
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, artifacts_path, write_pin
-from hubdeploy.infra import envroot
+from hubdeploy.infra import accountroot, envroot
 from hubdeploy.infra.bootstrap import bootstrap
 from hubdeploy.infra.emulator.process import Emulator
 from hubdeploy.settings import Settings
@@ -89,6 +90,15 @@ def stack(
         mp.delenv("HF_TOKEN", raising=False)
         mp.delenv("GITHUB_ACTIONS", raising=False)
         result = bootstrap(Settings.from_env())
+        # the account's one-time settings, as an administrator applies them before any environment
+        accountroot.ensure(
+            repo,
+            environ=os.environ,
+            endpoint_url=emulator_session.endpoint_url,
+            workdir=work / "tf-account",
+            state_bucket=result.state.name,
+            region=REGION,
+        )
         yield Stack(
             repo=repo,
             emulator=emulator_session,

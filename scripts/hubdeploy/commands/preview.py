@@ -25,7 +25,7 @@ from hubdeploy.errors import LocalStackError, PinError
 from hubdeploy.gitops import planfolder
 from hubdeploy.gitops.comment import render_comment, render_job_summary
 from hubdeploy.gitops.promotion import DEFAULT_REVISION
-from hubdeploy.infra import envroot
+from hubdeploy.infra import accountroot, aws, envroot, naming
 from hubdeploy.infra.emulator.process import emulated_settings
 from hubdeploy.log import warn
 from hubdeploy.settings import Settings
@@ -100,6 +100,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         local = emulated_settings(scratch, url, settings.aws_region)
         for argv in (["bootstrap", "--env", args.env], ["build", "--env", args.env], ["publish", "--env", args.env]):
             _step(argv, local)
+        # the account's one-time settings (terraform/account), which the env root expects to exist
+        accountroot.ensure(
+            repo,
+            environ=local.environ,
+            endpoint_url=url,
+            workdir=workdir / "tf-account",
+            state_bucket=naming.state_bucket_name(local, aws.account_id(local)),
+            region=local.aws_region,
+        )
         root = envroot.open_root(local, args.env, workdir=workdir / "tf")
         folder, _doc = planfolder.write_plan_folder(
             root, workdir / "plan" / args.env, commit=planfolder.current_commit(settings)

@@ -201,10 +201,20 @@ def _use_model(local: Settings, paths: Paths, pin: ModelPin, source: ModelSource
 def _plan_and_apply(
     local: Settings, paths: Paths, env: str, *, state_bucket: str, progress: Progress, out: Out
 ) -> Deployed:
-    from hubdeploy.infra import envroot
+    from hubdeploy.infra import accountroot, envroot
 
     assert local.aws_endpoint_url is not None
     with progress.step(f"terraform plan: terraform/root with terraform/envs/{env} against the emulator"):
+        # the account's one-time settings first (API Gateway's CloudWatch Logs role), as on real AWS
+        applied = accountroot.ensure(
+            local.repo_root,
+            environ=local.environ,
+            endpoint_url=local.aws_endpoint_url,
+            workdir=paths.tf_work / "account",
+            state_bucket=state_bucket,
+            region=local.aws_region,
+        )
+        out(f"      terraform/account (one-time account settings): {'applied' if applied else 'no changes'}")
         root = envroot.prepare(
             local.repo_root,
             env,

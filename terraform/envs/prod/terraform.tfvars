@@ -19,7 +19,7 @@ blue_green = {
 }
 
 auth_mode                   = "cognito"
-lambda_reserved_concurrency = 50
+lambda_reserved_concurrency = null # unreserved; reserve only after a Lambda quota increase (`hubdeploy bootstrap` checks it fits)
 log_retention_days          = 365
 # Off on purpose: with it on, `destroy.yml` would delete the endpoint and then fail on the user pool,
 # leaving prod half destroyed. Prod's guard is the destroy workflow's (typed confirmation, allow-prod,

@@ -12,5 +12,5 @@ blue_green = {
 }
 
 auth_mode                   = "cognito"
-lambda_reserved_concurrency = 10
+lambda_reserved_concurrency = null # unreserved; reserve only after a Lambda quota increase (`hubdeploy bootstrap` checks it fits)
 log_retention_days          = 90

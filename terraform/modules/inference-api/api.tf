@@ -131,8 +131,10 @@ resource "aws_api_gateway_stage" "this" {
 
   tags = var.tags
 
-  # access logs need the account's CloudWatch role and the encrypted group to exist first
-  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.execution]
+  # Access logs need the encrypted group to exist first, and the account's CloudWatch Logs role
+  # (terraform/account): without it AWS refuses the stage with "CloudWatch Logs role ARN must be set in
+  # account settings to enable logging". https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+  depends_on = [aws_cloudwatch_log_group.execution]
 }
 
 resource "aws_api_gateway_method_settings" "all" {

@@ -9,10 +9,11 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 resource "aws_iam_role" "lambda" {
-  name_prefix        = "${var.name}-fn-"
-  description        = "Lambda ${var.name}: invoke one SageMaker endpoint, write its own logs"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-  tags               = var.tags
+  name_prefix          = "${var.name}-fn-"
+  description          = "Lambda ${var.name}: invoke one SageMaker endpoint, write its own logs"
+  assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
+  permissions_boundary = var.permissions_boundary_arn
+  tags                 = var.tags
 }
 
 data "aws_iam_policy_document" "lambda" {
@@ -26,12 +27,6 @@ data "aws_iam_policy_document" "lambda" {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
-  }
-
-  statement {
-    sid       = "DecryptOwnEnvironment"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
   }
 
   dynamic "statement" {
@@ -51,37 +46,5 @@ resource "aws_iam_role_policy" "lambda" {
   policy = data.aws_iam_policy_document.lambda.json
 }
 
-# API Gateway writes access and execution logs through one role per account and region.
-data "aws_iam_policy_document" "apigateway_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "apigateway_logs" {
-  count = var.manage_api_gateway_account ? 1 : 0
-
-  name_prefix        = "${var.name}-apigw-logs-"
-  description        = "API Gateway: push access and execution logs to CloudWatch Logs (region-wide setting)"
-  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
-  tags               = var.tags
-}
-
-resource "aws_iam_role_policy_attachment" "apigateway_logs" {
-  count = var.manage_api_gateway_account ? 1 : 0
-
-  role       = aws_iam_role.apigateway_logs[0].name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-}
-
-resource "aws_api_gateway_account" "this" {
-  count = var.manage_api_gateway_account ? 1 : 0
-
-  cloudwatch_role_arn = aws_iam_role.apigateway_logs[0].arn
-
-  depends_on = [aws_iam_role_policy_attachment.apigateway_logs]
-}
+# API Gateway's CloudWatch Logs role is one per account and region (aws_api_gateway_account): it lives in
+# terraform/account, applied once per account and region, so no environment can overwrite or destroy it.

@@ -1,4 +1,4 @@
-# One customer managed key for the API's log groups and the Lambda's environment variables.
+# One customer managed key for the API's log groups. (Not for the Lambda's environment: see main.tf.)
 data "aws_iam_policy_document" "kms" {
   # checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only; the account root statement is AWS's default key policy that lets IAM policies grant use of the key.
   # checkov:skip=CKV_AWS_111:Same: key policies are scoped to their key by definition.
@@ -34,7 +34,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "API ${var.name}: logs and Lambda environment"
+  description             = "API ${var.name}: log groups"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_in_days
   policy                  = data.aws_iam_policy_document.kms.json

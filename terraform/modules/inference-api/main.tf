@@ -20,19 +20,25 @@ locals {
 resource "aws_lambda_function" "this" {
   # checkov:skip=CKV_AWS_116:API Gateway invokes synchronously; a DLQ only receives failed asynchronous invocations, and the caller gets the error.
   # checkov:skip=CKV_AWS_117:The function only calls the public, IAM-authenticated SageMaker Runtime API; a VPC would add NAT or interface endpoints for no isolation gain.
+  # checkov:skip=CKV_AWS_173:The environment holds no secret (endpoint name, request limits, log level); Lambda encrypts it at rest with its AWS managed key. A customer managed key would make GetFunction decrypt it with the caller's credentials, so the plan role (no kms:Decrypt) and the apply role would refresh different state and never produce the same plan.
   # checkov:skip=CKV_AWS_272:lambda.zip is pinned by its SHA-256 (source_code_hash from hubdeploy publish) in a bucket only the deploy role writes; code signing would add a signer profile for no extra guarantee here.
-  function_name                  = var.name
-  description                    = "POST /sentiment -> SageMaker endpoint ${var.endpoint_name}"
-  role                           = aws_iam_role.lambda.arn
-  runtime                        = var.runtime
-  handler                        = "handler.handler"
-  s3_bucket                      = var.lambda_s3_bucket
-  s3_key                         = var.lambda_s3_key
-  source_code_hash               = var.lambda_source_code_hash
-  memory_size                    = var.memory_size
-  timeout                        = var.timeout_seconds
+  function_name    = var.name
+  description      = "POST /sentiment -> SageMaker endpoint ${var.endpoint_name}"
+  role             = aws_iam_role.lambda.arn
+  runtime          = var.runtime
+  handler          = "handler.handler"
+  s3_bucket        = var.lambda_s3_bucket
+  s3_key           = var.lambda_s3_key
+  source_code_hash = var.lambda_source_code_hash
+  memory_size      = var.memory_size
+  timeout          = var.timeout_seconds
+  # null = unreserved (the provider sends -1): no PutFunctionConcurrency, which a new account refuses
   reserved_concurrent_executions = var.reserved_concurrency
-  kms_key_arn                    = aws_kms_key.this.arn
+
+  # No kms_key_arn on purpose: these values are not secret, and with a customer managed key GetFunction returns
+  # them only to callers allowed kms:Decrypt on it (otherwise Environment.Error instead of Variables), so the
+  # plan role's refresh would differ from the apply role's.
+  # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html
 
   environment {
     variables = {

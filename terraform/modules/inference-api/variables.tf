@@ -92,13 +92,14 @@ variable "timeout_seconds" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions: caps what the API can push at the endpoint (and at your bill)."
+  description = "Reserved concurrent executions of the function: caps what the API can push at the endpoint (and at your bill). Null (default) = unreserved: new accounts have a concurrency limit of 10 and Lambda refuses any reservation that leaves fewer than 100 unreserved, so reserve only after a quota increase (`hubdeploy bootstrap` checks the account)."
   type        = number
-  default     = 10
+  default     = null
 
+  # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
   validation {
-    condition     = var.reserved_concurrency >= 1
-    error_message = "reserved_concurrency must be >= 1 (0 would disable the function)."
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 1 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
+    error_message = "reserved_concurrency must be null (unreserved) or a whole number >= 1 (0 would disable the function); Lambda also refuses a reservation that leaves fewer than 100 unreserved in the account."
   }
 }
 
@@ -176,12 +177,6 @@ variable "throttle" {
   }
 }
 
-variable "manage_api_gateway_account" {
-  description = "Set the region's API Gateway CloudWatch Logs role (a per-account, per-region singleton needed for access and execution logs). Let exactly one root per account and region do it."
-  type        = bool
-  default     = true
-}
-
 variable "xray_tracing" {
   description = "Active X-Ray tracing on the Lambda function and the API stage."
   type        = bool
@@ -200,7 +195,7 @@ variable "log_retention_days" {
 }
 
 variable "kms_deletion_window_in_days" {
-  description = "Waiting period before the module's KMS key (logs, Lambda environment) is deleted after a destroy."
+  description = "Waiting period before the module's KMS key (log groups) is deleted after a destroy."
   type        = number
   default     = 30
 
@@ -230,5 +225,16 @@ variable "web_acl_arn" {
   validation {
     condition     = var.web_acl_arn == null || can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/", var.web_acl_arn))
     error_message = "web_acl_arn must be a REGIONAL WAFv2 web ACL ARN (arn:aws:wafv2:<region>:<account>:regional/webacl/...) or null."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "ARN of the managed policy set as permissions boundary on every IAM role the module creates (the Lambda's execution role); null = none. terraform/root passes the stack boundary that terraform/account creates."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM managed policy ARN (arn:aws:iam::<account>:policy/<name>) or null."
   }
 }
