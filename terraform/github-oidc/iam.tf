@@ -5,10 +5,24 @@ locals {
   # pattern names each env, so it never matches this root's own hubdeploy-github-* roles: the apply
   # role cannot grant itself more.
   stack_roles = [for env in var.environments : "arn:aws:iam::${var.aws_account_id}:role/${var.name_prefix}-${env}-*"]
-  # the only managed policy the env roots attach (API Gateway's CloudWatch logging role)
-  attachable_policies = ["arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]
+  # the permissions boundary terraform/account creates; every role of the stack must carry it
+  boundary_arn = "arn:aws:iam::${var.aws_account_id}:policy/${var.name_prefix}-stack-boundary"
+  scope        = "${var.aws_region}:${var.aws_account_id}"
+  sagemaker    = "arn:aws:sagemaker:${local.scope}"
+  log_group_writes = [
+    "logs:AssociateKmsKey",
+    "logs:CreateLogGroup",
+    "logs:DeleteLogGroup",
+    "logs:DisassociateKmsKey",
+    "logs:PutRetentionPolicy",
+    "logs:TagLogGroup",
+    "logs:TagResource",
+    "logs:UntagLogGroup",
+    "logs:UntagResource",
+  ]
   # Read-only calls terraform plan makes while refreshing the stack (no data reads: no GetObject,
-  # no secret values beyond what the provider refreshes for the Cognito client it manages).
+  # no secret values beyond what the provider refreshes for the Cognito client it manages). Nothing in
+  # the stack uses SNS, SQS or ECR repositories of its own: no reads of those.
   read_actions = [
     "apigateway:GET",
     "application-autoscaling:Describe*",
@@ -20,6 +34,7 @@ locals {
     "cognito-idp:List*",
     "iam:GetPolicy*",
     "iam:GetRole*",
+    "iam:ListPolicies", # terraform/root looks up the stack boundary by name
     "iam:ListAttachedRolePolicies",
     "iam:ListInstanceProfilesForRole",
     "iam:ListRolePolicies",
@@ -38,12 +53,6 @@ locals {
     "logs:ListTagsLogGroup",
     "sagemaker:Describe*",
     "sagemaker:List*",
-    "sns:GetTopicAttributes",
-    "sns:ListTagsForResource",
-    "sqs:GetQueueAttributes",
-    "sqs:ListQueueTags",
-    "ecr:DescribeImages",
-    "ecr:DescribeRepositories",
   ]
 }
 
@@ -74,7 +83,8 @@ data "aws_iam_policy_document" "plan" {
     resources = ["${local.state_arn}/envs/*/terraform.tfstate.tflock"]
   }
 
-  # publish: content-addressed keys, conditional put (never overwrites), tags; no delete
+  # publish: new keys only, never an overwrite (the artifact bucket's policy refuses a PutObject or
+  # CompleteMultipartUpload without If-None-Match, `hubdeploy bootstrap`), tags; no delete
   statement {
     sid = "PublishArtifacts"
     actions = [
@@ -96,66 +106,20 @@ resource "aws_iam_role_policy" "plan" {
 }
 
 data "aws_iam_policy_document" "apply" {
-  # checkov:skip=CKV_AWS_356: create APIs (CreateKey, CreateRestApi, CreateUserPool) accept no resource ARN; scoped by service instead
-  # checkov:skip=CKV_AWS_111: the apply role's job is to write the stack; IAM writes are limited to the env roots' own roles
-  # checkov:skip=CKV_AWS_109: PutKeyPolicy and the stack roles' policies are part of the stack; IAM is limited to hubdeploy-<env>-* roles
-  # checkov:skip=CKV_AWS_110: no escalation path: IAM writes only on hubdeploy-<env>-* roles, PassRole only to SageMaker/Lambda/API Gateway, attach only the API Gateway logging policy
-  # checkov:skip=CKV_AWS_107: cognito-idp covers the machine client the stack manages (its secret is a Terraform output)
+  # checkov:skip=CKV_AWS_356:Only reads (refresh), CreateKey/CreateUserPool (no ARN exists before the call; both require the environment tag) and Application Auto Scaling (no ARN before registering; restricted to SageMaker variants) use "*".
+  # checkov:skip=CKV_AWS_111:Writes are scoped to the stack: names hubdeploy-<env>*, the environment tag on KMS keys, user pools and execution log groups, API Gateway paths of REST APIs, API keys and usage plans.
+  # checkov:skip=CKV_AWS_109:Permissions-management actions are PutKeyPolicy on keys tagged with an environment and IAM writes on hubdeploy-<env>-* roles that must carry the stack boundary; changing or removing the boundary is denied.
+  # checkov:skip=CKV_AWS_110:No escalation path: every role the apply role creates or edits must carry the stack boundary (iam:PermissionsBoundary), the boundary cannot be removed or edited, PassRole only to SageMaker and Lambda.
+  # checkov:skip=CKV_AWS_107:Cognito reads include the machine client the stack manages (its secret is a Terraform output and in the state this role reads anyway).
   statement {
     sid       = "RefreshStack"
     actions   = local.read_actions
     resources = ["*"]
   }
 
-  # the services the env roots manage; scoped by service, not by resource, because names are
-  # generated (name_prefix) and several create APIs accept no resource-level condition
   statement {
-    sid = "ManageStack"
+    sid = "SageMaker"
     actions = [
-      "apigateway:DELETE",
-      "apigateway:PATCH",
-      "apigateway:POST",
-      "apigateway:PUT",
-      "application-autoscaling:*",
-      "cloudwatch:DeleteAlarms",
-      "cloudwatch:PutMetricAlarm",
-      "cloudwatch:TagResource",
-      "cloudwatch:UntagResource",
-      "cognito-idp:*",
-      # Lambda env-var and SageMaker volume encryption with the stack's keys: the caller needs grants
-      "kms:CreateGrant",
-      "kms:Decrypt",
-      "kms:Encrypt",
-      "kms:GenerateDataKey",
-      "kms:RetireGrant",
-      "kms:CreateAlias",
-      "kms:CreateKey",
-      "kms:DeleteAlias",
-      "kms:EnableKeyRotation",
-      "kms:PutKeyPolicy",
-      "kms:ScheduleKeyDeletion",
-      "kms:TagResource",
-      "kms:UntagResource",
-      "kms:UpdateAlias",
-      "kms:UpdateKeyDescription",
-      "lambda:AddPermission",
-      "lambda:CreateFunction",
-      "lambda:DeleteFunction",
-      "lambda:PutFunctionConcurrency",
-      "lambda:DeleteFunctionConcurrency",
-      "lambda:RemovePermission",
-      "lambda:TagResource",
-      "lambda:UntagResource",
-      "lambda:UpdateFunctionCode",
-      "lambda:UpdateFunctionConfiguration",
-      "logs:CreateLogGroup",
-      "logs:DeleteLogGroup",
-      "logs:PutRetentionPolicy",
-      "logs:AssociateKmsKey",
-      "logs:DisassociateKmsKey",
-      "logs:TagResource",
-      "logs:UntagResource",
-      "logs:TagLogGroup",
       "sagemaker:AddTags",
       "sagemaker:CreateEndpoint",
       "sagemaker:CreateEndpointConfig",
@@ -166,24 +130,222 @@ data "aws_iam_policy_document" "apply" {
       "sagemaker:DeleteTags",
       "sagemaker:UpdateEndpoint",
       "sagemaker:UpdateEndpointWeightsAndCapacities",
-      "sns:CreateTopic",
-      "sns:DeleteTopic",
-      "sns:SetTopicAttributes",
-      "sns:TagResource",
-      "sns:UntagResource",
     ]
-    resources = ["*"]
+    resources = flatten([for env in var.environments : [
+      "${local.sagemaker}:model/${var.name_prefix}-${env}-*",
+      "${local.sagemaker}:endpoint-config/${var.name_prefix}-${env}-*",
+      "${local.sagemaker}:endpoint/${var.name_prefix}-${env}",
+    ]])
   }
 
-  # IAM only for the stack's own roles
   statement {
-    sid = "ManageStackRoles"
+    sid = "LambdaFunction"
+    actions = [
+      "lambda:AddPermission",
+      "lambda:CreateFunction",
+      "lambda:DeleteFunction",
+      "lambda:DeleteFunctionConcurrency",
+      "lambda:PutFunctionConcurrency",
+      "lambda:RemovePermission",
+      "lambda:TagResource",
+      "lambda:UntagResource",
+      "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration",
+    ]
+    resources = [for env in var.environments : "arn:aws:lambda:${local.scope}:function:${var.name_prefix}-${env}"]
+  }
+
+  statement {
+    sid     = "NamedLogGroups"
+    actions = local.log_group_writes
+    resources = flatten([for env in var.environments : [
+      for group in ["/aws/lambda/${var.name_prefix}-${env}", "/aws/apigateway/${var.name_prefix}-${env}/*", "/aws/sagemaker/Endpoints/${var.name_prefix}-${env}"] :
+      ["arn:aws:logs:${local.scope}:log-group:${group}", "arn:aws:logs:${local.scope}:log-group:${group}:*"]
+    ]])
+  }
+
+  # API Gateway names the execution log group after the API's generated id: scoped by the environment tag
+  statement {
+    sid       = "CreateExecutionLogGroups"
+    actions   = ["logs:CreateLogGroup", "logs:TagResource", "logs:TagLogGroup"]
+    resources = ["arn:aws:logs:${local.scope}:log-group:API-Gateway-Execution-Logs_*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/hubdeploy:environment"
+      values   = var.environments
+    }
+  }
+
+  statement {
+    sid       = "ManageExecutionLogGroups"
+    actions   = local.log_group_writes
+    resources = ["arn:aws:logs:${local.scope}:log-group:API-Gateway-Execution-Logs_*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/hubdeploy:environment"
+      values   = var.environments
+    }
+  }
+
+  statement {
+    sid     = "Alarms"
+    actions = ["cloudwatch:DeleteAlarms", "cloudwatch:PutMetricAlarm", "cloudwatch:TagResource", "cloudwatch:UntagResource"]
+    # the stack's rollback alarms, and the alarms target tracking creates for an autoscaled variant
+    resources = flatten([for env in var.environments : [
+      "arn:aws:cloudwatch:${local.scope}:alarm:${var.name_prefix}-${env}-*",
+      "arn:aws:cloudwatch:${local.scope}:alarm:TargetTracking-endpoint/${var.name_prefix}-${env}/*",
+    ]])
+  }
+
+  statement {
+    sid = "ScaleSageMakerVariants"
+    actions = [
+      "application-autoscaling:DeleteScalingPolicy",
+      "application-autoscaling:DeregisterScalableTarget",
+      "application-autoscaling:PutScalingPolicy",
+      "application-autoscaling:RegisterScalableTarget",
+    ]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "application-autoscaling:service-namespace"
+      values   = ["sagemaker"]
+    }
+  }
+
+  statement {
+    sid       = "TagScalableTargets"
+    actions   = ["application-autoscaling:TagResource", "application-autoscaling:UntagResource"]
+    resources = ["arn:aws:application-autoscaling:${local.scope}:scalable-target/*"]
+  }
+
+  # KMS key ids are generated: a key is the stack's when it carries the environment tag (provider default_tags)
+  statement {
+    sid       = "CreateTaggedKeys"
+    actions   = ["kms:CreateKey"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/hubdeploy:environment"
+      values   = var.environments
+    }
+  }
+
+  statement {
+    sid = "ManageTaggedKeys"
+    actions = [
+      "kms:CreateAlias",
+      "kms:DeleteAlias",
+      "kms:EnableKeyRotation",
+      "kms:PutKeyPolicy",
+      "kms:ScheduleKeyDeletion",
+      "kms:TagResource",
+      "kms:UntagResource",
+      "kms:UpdateAlias",
+      "kms:UpdateKeyDescription",
+    ]
+    resources = ["arn:aws:kms:${local.scope}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/hubdeploy:environment"
+      values   = var.environments
+    }
+  }
+
+  statement {
+    # SageMaker encrypts the instance volumes with the endpoint's key through a grant made with the caller's rights
+    sid       = "GrantTaggedKeysToServices"
+    actions   = ["kms:CreateGrant"]
+    resources = ["arn:aws:kms:${local.scope}:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/hubdeploy:environment"
+      values   = var.environments
+    }
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid       = "KeyAliases"
+    actions   = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
+    resources = [for env in var.environments : "arn:aws:kms:${local.scope}:alias/${var.name_prefix}-${env}-*"]
+  }
+
+  # user pool ids are generated: a pool is the stack's when it carries the environment tag
+  statement {
+    sid       = "CreateTaggedUserPools"
+    actions   = ["cognito-idp:CreateUserPool"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/hubdeploy:environment"
+      values   = var.environments
+    }
+  }
+
+  statement {
+    sid = "ManageTaggedUserPools"
+    actions = [
+      "cognito-idp:CreateResourceServer",
+      "cognito-idp:CreateUserPoolClient",
+      "cognito-idp:CreateUserPoolDomain",
+      "cognito-idp:DeleteResourceServer",
+      "cognito-idp:DeleteUserPool",
+      "cognito-idp:DeleteUserPoolClient",
+      "cognito-idp:DeleteUserPoolDomain",
+      "cognito-idp:SetUserPoolMfaConfig",
+      "cognito-idp:TagResource",
+      "cognito-idp:UntagResource",
+      "cognito-idp:UpdateResourceServer",
+      "cognito-idp:UpdateUserPool",
+      "cognito-idp:UpdateUserPoolClient",
+      "cognito-idp:UpdateUserPoolDomain",
+    ]
+    resources = ["arn:aws:cognito-idp:${local.scope}:userpool/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/hubdeploy:environment"
+      values   = var.environments
+    }
+  }
+
+  # API Gateway authorizes by path: REST APIs (and everything under them), API keys, usage plans and their tags.
+  # Not /account (terraform/account owns the CloudWatch role), domain names or VPC links.
+  statement {
+    sid     = "RestApis"
+    actions = ["apigateway:DELETE", "apigateway:PATCH", "apigateway:POST", "apigateway:PUT"]
+    resources = [for path in ["/restapis", "/restapis/*", "/apikeys", "/apikeys/*", "/usageplans", "/usageplans/*", "/tags/*"] :
+      "arn:aws:apigateway:${var.aws_region}::${path}"
+    ]
+  }
+
+  # IAM: only roles named hubdeploy-<env>-* that carry the stack boundary. iam:PermissionsBoundary exists for
+  # the calls that create a role or change what it may do; the others act on roles that have it already.
+  # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html
+  statement {
+    sid = "StackRolesWithTheBoundary"
     actions = [
       "iam:CreateRole",
-      "iam:DeleteRole",
       "iam:DeleteRolePolicy",
-      "iam:DetachRolePolicy",
+      "iam:PutRolePermissionsBoundary",
       "iam:PutRolePolicy",
+    ]
+    resources = local.stack_roles
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [local.boundary_arn]
+    }
+  }
+
+  statement {
+    sid = "StackRoles"
+    actions = [
+      "iam:DeleteRole",
       "iam:TagRole",
       "iam:UntagRole",
       "iam:UpdateAssumeRolePolicy",
@@ -194,36 +356,44 @@ data "aws_iam_policy_document" "apply" {
   }
 
   statement {
-    sid       = "AttachOnlyKnownManagedPolicies"
-    actions   = ["iam:AttachRolePolicy"]
-    resources = local.stack_roles
-    condition {
-      test     = "ArnEquals"
-      variable = "iam:PolicyARN"
-      values   = local.attachable_policies
-    }
-  }
-
-  statement {
     sid       = "PassStackRoles"
     actions   = ["iam:PassRole"]
     resources = local.stack_roles
     condition {
       test     = "StringEquals"
       variable = "iam:PassedToService"
-      values   = ["sagemaker.amazonaws.com", "lambda.amazonaws.com", "apigateway.amazonaws.com"]
+      values   = ["sagemaker.amazonaws.com", "lambda.amazonaws.com"]
     }
   }
 
   statement {
-    sid       = "ServiceLinkedRoles"
+    sid       = "AutoScalingServiceLinkedRole"
     actions   = ["iam:CreateServiceLinkedRole"]
-    resources = ["*"]
+    resources = ["arn:aws:iam::${var.aws_account_id}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/*"]
     condition {
       test     = "StringEquals"
       variable = "iam:AWSServiceName"
-      values   = ["sagemaker.application-autoscaling.amazonaws.com", "ops.apigateway.amazonaws.com"]
+      values   = ["sagemaker.application-autoscaling.amazonaws.com"]
     }
+  }
+
+  statement {
+    sid       = "NeverWithoutTheBoundary"
+    effect    = "Deny"
+    actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+    resources = ["*"]
+    condition {
+      test     = "ArnNotEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [local.boundary_arn]
+    }
+  }
+
+  statement {
+    sid       = "NeverLoosenTheBoundary"
+    effect    = "Deny"
+    actions   = ["iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"]
+    resources = ["*"]
   }
 
   statement {
@@ -238,15 +408,16 @@ data "aws_iam_policy_document" "apply" {
     resources = ["${local.state_arn}/envs/*"]
   }
 
+  # publish in the deploy job: new keys only (the bucket policy refuses a write without If-None-Match)
   statement {
     sid = "Artifacts"
     actions = [
+      "s3:AbortMultipartUpload",
       "s3:GetObject",
       "s3:GetObjectTagging",
+      "s3:ListMultipartUploadParts",
       "s3:PutObject",
       "s3:PutObjectTagging",
-      "s3:AbortMultipartUpload",
-      "s3:ListMultipartUploadParts",
     ]
     resources = ["${local.artifact_arn}/*"]
   }

@@ -89,12 +89,12 @@ variable "create_oidc_provider" {
 }
 
 variable "max_session_duration" {
-  description = "Maximum session length of both roles, in seconds (a prod apply with a blue/green update can take an hour)."
+  description = "Maximum session length of both roles, in seconds: the longest job must fit in one session (a prod deploy: build and publish, a blue/green bake of up to an hour, smoke test; deploy-env.yml asks for 5400). IAM allows 1 to 12 hours."
   type        = number
   default     = 7200
 
   validation {
     condition     = var.max_session_duration >= 3600 && var.max_session_duration <= 43200
-    error_message = "max_session_duration must be between 3600 and 43200 seconds."
+    error_message = "max_session_duration must be between 3600 and 43200 seconds (IAM's limits for a role's maximum session)."
   }
 }

@@ -95,15 +95,30 @@ def test_roles_trust_exactly_the_repository_and_its_environments(tmp_path, emula
         # never the github roles themselves: no self-escalation
         assert not any("github" in r or r.endswith("role/hubdeploy-*") for r in resources), statement
 
+    # every role the apply role creates or re-grants must carry the stack boundary, which it cannot loosen
+    boundary = "arn:aws:iam::123456789012:policy/hubdeploy-stack-boundary"
+    by_sid = {statement["Sid"]: statement for statement in apply_policy["Statement"]}
+    granting = by_sid["StackRolesWithTheBoundary"]
+    assert {"iam:CreateRole", "iam:PutRolePolicy"} <= set(granting["Action"])
+    assert granting["Condition"] == {"ArnEquals": {"iam:PermissionsBoundary": boundary}}
+    allowed = {a for st in apply_policy["Statement"] if st["Effect"] == "Allow" for a in st["Action"]}
+    assert not allowed & {"iam:AttachRolePolicy", "iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion"}
+    assert by_sid["NeverWithoutTheBoundary"]["Effect"] == "Deny"
+    assert "iam:DeleteRolePermissionsBoundary" in by_sid["NeverLoosenTheBoundary"]["Action"]
+    # a prod apply (blue/green bake up to an hour, plus build and publish) fits in one session
+    assert plan["MaxSessionDuration"] == apply["MaxSessionDuration"] == 7200
+
 
 def test_bad_inputs_fail_at_plan_with_the_validation_message(tmp_path, emulator, repo_root):
-    root = work_copy(tmp_path, emulator.endpoint_url, {**VARS, "repository": "not a repo", "environments": ["qa"]})
+    bad = {**VARS, "repository": "not a repo", "environments": ["qa"], "max_session_duration": 600}
+    root = work_copy(tmp_path, emulator.endpoint_url, bad)
     env = terraform_env(repo_root, os.environ, emulator.aws_env())
     run_terraform(["init", "-input=false", "-no-color"], cwd=root, env=env)
     proc = run_terraform(["plan", "-input=false", "-no-color"], cwd=root, env=env, check=False)
     assert proc.returncode == 1
     assert "repository must be owner/name" in proc.stderr
     assert "environments must be a non-empty subset of dev, staging, prod" in proc.stderr
+    assert "max_session_duration must be between 3600 and 43200 seconds" in proc.stderr
 
 
 @pytest.mark.lint

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from hubdeploy.cli import main
+from hubdeploy.infra.bootstrap import tls_only_policy
 from hubdeploy.infra.naming import OWNER_TAG
 
 ACCOUNT = "123456789012"  # moto's
@@ -132,3 +133,29 @@ def test_bootstrap_through_the_emulator_keeps_state_on_rerun(repo: Any, emulator
     for bucket in (STATE, ARTIFACTS):
         assert_hardened(s3, bucket)  # the TLS-only policy too: the emulator's shim treats it as AWS's HTTPS does
     assert s3.get_object(Bucket=STATE, Key="envs/dev/terraform.tfstate")["Body"].read() == b"{}"
+
+
+@pytest.mark.unit
+def test_the_artifact_bucket_refuses_writes_without_if_none_match(aws: Any) -> None:
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html
+    assert main(["bootstrap", "--env", "dev"]) == 0
+    statements = json.loads(aws.get_bucket_policy(Bucket=ARTIFACTS)["Policy"])["Statement"]
+    (no_overwrites,) = [s for s in statements if s["Sid"] == "DenyWritesWithoutIfNoneMatch"]
+    assert no_overwrites["Effect"] == "Deny" and no_overwrites["Action"] == "s3:PutObject"
+    assert no_overwrites["Resource"] == f"arn:aws:s3:::{ARTIFACTS}/*"
+    assert no_overwrites["Condition"] == {
+        "Null": {"s3:if-none-match": "true"},
+        "Bool": {"s3:ObjectCreationOperation": "true"},
+    }
+    # the state bucket takes Terraform's state overwrites: TLS only
+    state = json.loads(aws.get_bucket_policy(Bucket=STATE)["Policy"])["Statement"]
+    assert [s["Sid"] for s in state] == ["DenyInsecureTransport"]
+
+
+@pytest.mark.unit
+def test_a_bucket_bootstrapped_before_the_rule_gets_it_on_the_next_run(aws: Any) -> None:
+    assert main(["bootstrap", "--env", "dev"]) == 0
+    aws.put_bucket_policy(Bucket=ARTIFACTS, Policy=tls_only_policy(ARTIFACTS))  # an older bootstrap's policy
+    assert main(["bootstrap", "--env", "dev"]) == 0
+    sids = [s["Sid"] for s in json.loads(aws.get_bucket_policy(Bucket=ARTIFACTS)["Policy"])["Statement"]]
+    assert sids == ["DenyInsecureTransport", "DenyWritesWithoutIfNoneMatch"]

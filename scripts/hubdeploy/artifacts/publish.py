@@ -3,9 +3,13 @@
 - Idempotent: `index/sha256/<hex>.json` records where bytes with that digest live. Publishing the
   same bytes again finds the entry, checks the object is still there, and uploads nothing; so a PR's
   build and the merge's build resolve to the same keys.
-- Never overwrites: objects and index entries are written conditionally (`artifacts.s3objects`); large
-  files go multipart with checksummed parts, aborted on any failure (a re-run starts afresh; the bucket's
-  lifecycle rule reaps uploads of a process killed outright).
+- Never overwrites, never deletes: objects and index entries are written conditionally
+  (`artifacts.s3objects`), and the artifact bucket refuses any other write (`hubdeploy bootstrap`), so
+  the publishing roles need neither an overwrite nor s3:DeleteObject. An entry whose object an
+  administrator deleted is superseded by the next generation (`<hex>.1.json`, ...), never replaced; a
+  publish that lost a race to the same bytes leaves its copy unreferenced. Large files go multipart with
+  checksummed parts, aborted on any failure (a re-run starts afresh; the bucket's lifecycle rule reaps
+  uploads of a process killed outright).
 - Objects are tagged and carry metadata with the hub id, revision, git commit and full sha256.
 """
 
@@ -77,8 +81,9 @@ def artifact_key(prefix: str, name: str, sha256: str, *, now: datetime | None = 
     return f"{prefix}/{timestamp(now)}-{sha256[:12]}/{name}"
 
 
-def index_key(sha256: str) -> str:
-    return f"{INDEX_PREFIX}/{sha256}.json"
+def index_key(sha256: str, generation: int = 0) -> str:
+    """The index entry of a digest; generation n > 0 supersedes entries 0..n-1 whose objects are gone."""
+    return f"{INDEX_PREFIX}/{sha256}.json" if generation == 0 else f"{INDEX_PREFIX}/{sha256}.{generation}.json"
 
 
 def tagging(tags: dict[str, str]) -> str:
@@ -106,12 +111,12 @@ def git_commit(repo_root: Path, settings: Settings) -> str:
     return f"{head}-dirty" if dirty else head
 
 
-def read_index(s3: Any, bucket: str, sha256: str) -> dict[str, Any] | None:
-    """The index entry for a digest, or None."""
+def read_index(s3: Any, bucket: str, sha256: str, generation: int = 0) -> dict[str, Any] | None:
+    """The index entry for a digest (of one generation), or None."""
     from botocore.exceptions import ClientError
 
     try:
-        body = s3.get_object(Bucket=bucket, Key=index_key(sha256))["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=index_key(sha256, generation))["Body"].read()
     except ClientError as exc:
         if aws.is_code(exc, "NoSuchKey", "404"):
             return None
@@ -119,7 +124,7 @@ def read_index(s3: Any, bucket: str, sha256: str) -> dict[str, Any] | None:
     try:
         entry = json.loads(body)
     except json.JSONDecodeError:
-        log.warning("index entry %s is not JSON; ignoring it", index_key(sha256))
+        log.warning("index entry %s is not JSON; ignoring it", index_key(sha256, generation))
         return None
     return entry if isinstance(entry, dict) and isinstance(entry.get("key"), str) else None
 
@@ -144,14 +149,15 @@ def publish_file(
     name = path.name
     size = path.stat().st_size
     sha256 = sha256_file(path)
+    generation = 0
     with aws.aws_errors("look up published artifacts", bucket=bucket, key=index_key(sha256)):
-        existing = read_index(s3, bucket, sha256)
-        if existing is not None:
+        while (existing := read_index(s3, bucket, sha256, generation)) is not None:
             head = head_object(s3, bucket, existing["key"])
             if head is not None and head.get("Metadata", {}).get("sha256") == sha256:
                 log.info("%s already published as s3://%s/%s: nothing to upload", name, bucket, existing["key"])
                 return Uploaded(name, bucket, existing["key"], sha256, size, bytes_uploaded=0)
-            log.warning("index entry for %s points to a missing object; publishing again", name)
+            log.warning("index entry %s points to a missing object; publishing again", index_key(sha256, generation))
+            generation += 1
 
     key = artifact_key(prefix, name, sha256, now=now)
     extra = {
@@ -178,27 +184,32 @@ def publish_file(
                 raise AwsError(
                     f"s3://{bucket}/{key} exists with other contents", hint="re-run publish (a new key is chosen)"
                 ) from None
-        return _record(s3, bucket=bucket, key=key, name=name, sha256=sha256, size=size, sent=sent, stale=existing)
+        return _record(
+            s3, bucket=bucket, key=key, name=name, sha256=sha256, size=size, sent=sent, generation=generation
+        )
 
 
 def _record(
-    s3: Any, *, bucket: str, key: str, name: str, sha256: str, size: int, sent: int, stale: dict[str, Any] | None
+    s3: Any, *, bucket: str, key: str, name: str, sha256: str, size: int, sent: int, generation: int
 ) -> Uploaded:
-    """Write the index entry; if a concurrent publisher wrote one first, use its key and drop ours."""
+    """Write the index entry (a new one, never over another); if a concurrent publisher of the same bytes wrote
+    one first, use its key and leave ours unreferenced (same bytes; deleting it would need s3:DeleteObject)."""
     entry = {"sha256": sha256, "bucket": bucket, "key": key, "size": size, "name": name}
     body = (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode()
-    common = {"Bucket": bucket, "Key": index_key(sha256), "Body": body, "ContentType": "application/json"}
-    if stale is not None:
-        s3.put_object(**common)  # repairing an entry whose object is gone: replacing it is the point
-        return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
+    index = index_key(sha256, generation)
     try:
-        put_if_absent(s3, **common)
+        put_if_absent(s3, Bucket=bucket, Key=index, Body=body, ContentType="application/json")
     except KeyExists:
-        winner = read_index(s3, bucket, sha256)
+        winner = read_index(s3, bucket, sha256, generation)
         if winner is None or winner["key"] == key:
             return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
-        log.info("a concurrent publish of the same bytes won: using s3://%s/%s", bucket, winner["key"])
-        s3.delete_object(Bucket=bucket, Key=key)  # ours is unreferenced; theirs is the one of record
+        log.info(
+            "a concurrent publish of the same bytes won: using s3://%s/%s (s3://%s/%s stays unreferenced)",
+            bucket,
+            winner["key"],
+            bucket,
+            key,
+        )
         return Uploaded(name, bucket, winner["key"], sha256, size, bytes_uploaded=sent)
     return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
 

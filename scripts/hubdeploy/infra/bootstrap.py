@@ -2,8 +2,10 @@
 
 Both get the same hardening: versioning, default encryption, every public access block on, objects
 owned by the bucket owner (ACLs off), a policy refusing plain HTTP, and a lifecycle rule that reaps
-incomplete multipart uploads. Idempotent: a second run converges the settings of buckets carrying
-our owner tag and refuses to touch any bucket without it.
+incomplete multipart uploads. The artifact bucket's policy also refuses any write that could overwrite
+a key (conditional writes enforced), so a published artifact never changes under a deployed environment.
+Idempotent: a second run converges the settings of buckets carrying our owner tag and refuses to touch
+any bucket without it.
 """
 
 from __future__ import annotations
@@ -45,23 +47,42 @@ class BootstrapResult:
         return [f"-backend-config=bucket={self.state.name}", f"-backend-config=region={self.region}"]
 
 
+TLS_ONLY = {
+    "Sid": "DenyInsecureTransport",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+# Artifacts are immutable, whoever asks: S3 refuses a PutObject or CompleteMultipartUpload (the operations that
+# create an object, s3:ObjectCreationOperation = true) without If-None-Match, so no key is ever overwritten, not
+# even by a role allowed s3:PutObject (a pull request's plan role publishes). CreateMultipartUpload and
+# UploadPart accept no conditional header and stay allowed; CopyObject into the bucket is refused (nothing copies).
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html
+NO_OVERWRITES = {
+    "Sid": "DenyWritesWithoutIfNoneMatch",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:PutObject",
+    "Condition": {"Null": {"s3:if-none-match": "true"}, "Bool": {"s3:ObjectCreationOperation": "true"}},
+}
+
+
+def bucket_policy(bucket: str, *, purpose: str) -> str:
+    """The bucket's policy: TLS only; the artifact bucket also refuses every write that could overwrite a key.
+
+    The state bucket has no such rule: Terraform's S3 backend overwrites its state object on every apply.
+    """
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    statements: list[dict[str, Any]] = [{**TLS_ONLY, "Resource": [bucket_arn, f"{bucket_arn}/*"]}]
+    if purpose == "artifacts":
+        statements.append({**NO_OVERWRITES, "Resource": f"{bucket_arn}/*"})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
 def tls_only_policy(bucket: str) -> str:
-    """Deny every request that does not use TLS."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
-    )
+    """Deny every request that does not use TLS (the state bucket's policy)."""
+    return bucket_policy(bucket, purpose="state")
 
 
 def _tags(s3: Any, bucket: str) -> dict[str, str]:
@@ -145,7 +166,8 @@ def _harden(s3: Any, bucket: str, *, purpose: str) -> None:
         },
     )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    # on every run, so a bucket bootstrapped before a rule existed gets it (idempotent)
+    s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(bucket, purpose=purpose))
     rules: list[dict[str, Any]] = [
         {
             "ID": "abort-incomplete-multipart-uploads",
