@@ -9,7 +9,7 @@ from bench.results import save, table
 from hubdeploy.errors import HubdeployError
 
 # One module per area; each exposes run() -> list[Result].
-MODULES: tuple[str, ...] = ("build", "inference", "lambda_import")
+MODULES: tuple[str, ...] = ("build", "inference", "lambda_import", "request_size")
 
 
 def main(argv: list[str]) -> int:

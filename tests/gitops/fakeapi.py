@@ -23,6 +23,7 @@ class FakeApi:
     delay: float = 0.0
     broken: bool = False  # answer 502 like an API whose model is down
     cold_calls: int = 0  # answer 503 to this many authorized calls first, like a cold endpoint
+    max_texts: int | None = None  # answer 400 too_many_texts above this, like the handler's MAX_TEXTS
     token_requests: list[dict[str, str]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -63,6 +64,8 @@ def _handler(state: FakeApi) -> type[BaseHTTPRequestHandler]:
             if state.broken:
                 return self._send(502, {"error": "model error"})
             texts = json.loads(body)["texts"]
+            if state.max_texts is not None and len(texts) > state.max_texts:
+                return self._send(400, {"error": "too_many_texts", "message": f"at most {state.max_texts} texts"})
             data = [{"label": state.labels.get(t, "NEUTRAL"), "score": 0.91} for t in texts]
             return self._send(200, {"data": data, "request_id": "req-1"})
 

@@ -69,7 +69,9 @@ def deploy(sagemaker, ep: str, version: str, *, update: bool = False) -> str:
     return config
 
 
-def outputs_file(tmp_path: Path, api: FakeApi, config: str, ep: str, *, mode: str = "cognito") -> Path:
+def outputs_file(
+    tmp_path: Path, api: FakeApi, config: str, ep: str, *, mode: str = "cognito", max_texts: int | None = None
+) -> Path:
     auth = {"mode": mode, "client_id": CLIENT_ID, "token_url": f"{api.url}/oauth2/token", "scope": "hubdeploy/invoke"}
     outputs = {
         "api_url": {"value": f"{api.url}/dev", "type": "string", "sensitive": False},
@@ -78,6 +80,9 @@ def outputs_file(tmp_path: Path, api: FakeApi, config: str, ep: str, *, mode: st
         "auth": {"value": auth, "type": ["object", {}], "sensitive": False},
         "auth_client_secret": {"value": CLIENT_SECRET, "type": "string", "sensitive": True},
     }
+    if max_texts is not None:
+        limits = {"max_texts": max_texts, "max_text_chars": 3072, "max_body_bytes": 65536}
+        outputs["request_limits"] = {"value": limits, "type": ["object", {}], "sensitive": False}
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(outputs))
     return path
@@ -96,6 +101,23 @@ def test_smoke_passes_with_a_cognito_token_and_the_applied_config(tmp_path, sage
     assert "PASS  endpoint serves the applied config" in out and "PASS  anonymous request refused" in out
     assert fake_api.token_requests[0]["scope"] == "hubdeploy/invoke"
     assert CLIENT_SECRET not in out and "tok-123" not in out
+
+
+@pytest.mark.emulator
+def test_the_golden_set_is_sent_in_batches_the_env_accepts(tmp_path, sagemaker, ep, fake_api, capsys):
+    # given an env whose API accepts at most 4 texts per request (request_limits output) and 6 golden sentences
+    config = deploy(sagemaker, ep, "v1")
+    fake_api.max_texts = 4
+    golden, _ = load_golden()
+    fake_api.labels = {g.text: g.label for g in golden}
+    # when smoke runs without the limit it is refused; with the output it batches 4 + 2 and every label counts
+    assert smoke(outputs_file(tmp_path, fake_api, config, ep), "--expect-labels") == 1
+    assert "too_many_texts" in capsys.readouterr().out
+    fake_api.calls.clear()
+    assert smoke(outputs_file(tmp_path, fake_api, config, ep, max_texts=4), "--expect-labels") == 0
+    assert f"PASS  labels match the golden set: {len(golden)}/{len(golden)} correct" in capsys.readouterr().out
+    sizes = [len(json.loads(c["body"])["texts"]) for c in fake_api.calls if c["authorized"]]
+    assert sizes[:2] == [4, len(golden) - 4] and max(sizes) <= 4
 
 
 @pytest.mark.emulator

@@ -64,6 +64,8 @@ class SmokeTarget:
     endpoint_config_name: str
     auth: Mapping[str, Any]
     client_secret: str | None = field(default=None, repr=False)
+    # the API's MAX_TEXTS (output request_limits): the golden set is sent in batches no larger
+    max_texts: int | None = None
 
     @property
     def mode(self) -> str:
@@ -87,6 +89,8 @@ def target_from_outputs(env: str, outputs: Mapping[str, Any]) -> SmokeTarget:
     if not isinstance(auth, Mapping):
         raise SmokeError(f"{env}: output auth is not an object", hint="check terraform/root/outputs.tf")
     secret = outputs.get("auth_client_secret") or outputs.get("client_secret")
+    limits = outputs.get("request_limits")
+    max_texts = limits.get("max_texts") if isinstance(limits, Mapping) else None
     return SmokeTarget(
         env=env,
         api_url=check_url(str(outputs["api_url"]), "api_url"),
@@ -94,6 +98,7 @@ def target_from_outputs(env: str, outputs: Mapping[str, Any]) -> SmokeTarget:
         endpoint_config_name=str(outputs["endpoint_config_name"]),
         auth=dict(auth),
         client_secret=str(secret) if secret else None,
+        max_texts=int(max_texts) if max_texts else None,
     )
 
 
@@ -208,9 +213,11 @@ def run_smoke(
 
     # The first call may meet a cold endpoint (serverless, a fresh Lambda): retry what a cold start
     # answers (429/502/503/504) until `warmup_seconds` have passed; it also warms up the latency run.
+    size = target.max_texts or len(texts)
+    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
     deadline = time.monotonic() + warmup_seconds
     while True:
-        batch = post(url, {"texts": texts}, authorizer, timeout=timeout)
+        batch = post(url, {"texts": chunks[0]}, authorizer, timeout=timeout)
         if batch.status not in COLD_START_STATUSES or time.monotonic() > deadline:
             break
         log.info(
@@ -221,6 +228,12 @@ def run_smoke(
         )
         sleep(min(5.0, max(0.0, deadline - time.monotonic())))
     results = _results(batch.data)
+    for chunk in chunks[1:]:
+        if batch.status != 200 or results is None:
+            break
+        batch = post(url, {"texts": chunk}, authorizer, timeout=timeout)
+        more = _results(batch.data)
+        results = results + more if more is not None else None
     shape_ok = batch.status == 200 and results is not None and len(results) == len(texts)
     report.add(
         "batch answered",
