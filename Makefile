@@ -16,6 +16,10 @@ TORCH_INDEX ?=
 WHEELS_DIR ?= /opt/wheels
 PIP_TORCH_FLAGS := $(if $(wildcard $(WHEELS_DIR)/torch-*.whl),--find-links $(WHEELS_DIR),) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 PYTEST_ARGS ?=
+# Two pytest workers: a Terraform test keeps about 1.2 of the 2 cores busy (terraform, the provider, moto), so a
+# second one fills the gap. --dist loadfile keeps each test file on one worker, in order: a file's tests share
+# one deployment. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 DLC_PACKAGES := transformers==4.51.3 tokenizers==0.21.1 huggingface_hub==0.30.2
 PY_DIRS := scripts tests lambda model bench
 
@@ -45,14 +49,15 @@ demo: $(STAMP) ## run the whole pipeline locally: pin -> build -> publish -> app
 	@$(VENV)/bin/hubdeploy local up --env dev
 
 test: $(STAMP) ## run every test (unit, terraform against moto, end to end)
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff, mypy, terraform fmt, checkov, actionlint, zizmor (the same hooks pre-commit runs)
+lint: $(STAMP) ## ruff, mypy, terraform fmt, checkov, parliament (IAM policies), actionlint, zizmor
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive terraform
 	$(VENV)/bin/checkov --config-file .checkov.yaml
+	$(VENV)/bin/python -W ignore::UserWarning -m hubdeploy.dev.policylint
 	$(VENV)/bin/actionlint
 	$(VENV)/bin/zizmor --offline .github/workflows
 

@@ -13,6 +13,11 @@ output "endpoint_config_name" {
   value       = module.endpoint.endpoint_config_name
 }
 
+output "request_limits" {
+  description = "What the API accepts per request (max_texts, max_text_chars, max_body_bytes), derived from request-limits.json for the env's instance type; `hubdeploy smoke` batches by max_texts."
+  value       = local.sizing.limits
+}
+
 output "model_name" {
   description = "SageMaker model of the current artifact."
   value       = module.endpoint.model_name

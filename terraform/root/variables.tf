@@ -48,6 +48,17 @@ variable "repository" {
   default     = "hubdeploy"
 }
 
+variable "permissions_boundary_policy" {
+  description = "Name of the managed policy every role of the environment carries as its permissions boundary; terraform/account creates it (<name_prefix>-stack-boundary)."
+  type        = string
+  default     = "hubdeploy-stack-boundary"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,128}$", var.permissions_boundary_policy))
+    error_message = "permissions_boundary_policy must be an IAM policy name (apply terraform/account first: it creates hubdeploy-stack-boundary)."
+  }
+}
+
 # Model pin (model.auto.tfvars.json, committed; changed by PR) ---------------------------------
 
 variable "hub_model_id" {
@@ -124,6 +135,14 @@ variable "instance_type" {
   description = "SageMaker instance type (ignored when serverless is set)."
   type        = string
   default     = "ml.m5.large"
+
+  # The API's request limits and the container's workers/threads come from this table, per instance type.
+  # The file is read here, not through local.request_limits: a validation that reads a local that reads this
+  # variable is a cycle.
+  validation {
+    condition     = contains(keys(jsondecode(file("${path.module}/request-limits.json")).derived), var.serverless != null ? "serverless-${var.serverless.memory_size_in_mb}" : var.instance_type)
+    error_message = "No request limits for ${var.serverless != null ? "serverless-${var.serverless.memory_size_in_mb}" : var.instance_type} in terraform/root/request-limits.json: add it under \"instances\" with its vCPUs (AWS instance type specs) and run `.venv/bin/python -m bench.request_limits`, or use one of ${join(", ", keys(jsondecode(file("${path.module}/request-limits.json")).derived))}."
+  }
 }
 
 variable "instance_count" {
@@ -167,6 +186,12 @@ variable "blue_green" {
   default = null
 }
 
+variable "observed_instance_count" {
+  description = "The endpoint variant's current DesiredInstanceCount; set by `hubdeploy plan`, which reads it with DescribeEndpoint (null before the endpoint exists). With autoscaling, a new endpoint configuration starts there (clamped to min..max) instead of instance_count. Never set it in a tfvars file."
+  type        = number
+  default     = null
+}
+
 variable "image_uri" {
   description = "Serving image override; null = the Hugging Face PyTorch inference DLC of the region."
   type        = string
@@ -192,15 +217,9 @@ variable "throttle" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Reserved concurrency of the API Lambda."
+  description = "Reserved concurrency of the API Lambda; null (default) = unreserved. A new account's limit is 10 and Lambda keeps 100 unreserved, so a reservation fits only after a quota increase: `hubdeploy bootstrap --env <env>` reads the account's limit and warns when this value cannot fit."
   type        = number
-  default     = 10
-}
-
-variable "manage_api_gateway_account" {
-  description = "Whether this root sets the region's API Gateway CloudWatch Logs role (one root per account and region)."
-  type        = bool
-  default     = true
+  default     = null
 }
 
 variable "log_retention_days" {

@@ -236,3 +236,38 @@ def test_deploy_and_drift_cache_pip_hf_and_terraform_plugins(workflow, job):
     cached = {str(s["with"]["path"]) for s in job_steps if "actions/cache" in str(s.get("uses", ""))}
     assert cached == {".cache/terraform/plugin-cache", "~/.cache/huggingface/hub"}
     assert any(s.get("with", {}).get("cache") == "pip" for s in job_steps)
+
+
+DEFAULT_SESSION_SECONDS = 3600  # aws-actions/configure-aws-credentials without role-duration-seconds
+
+
+def _hcl_default(path: Path, pattern: str) -> int:
+    match = re.search(pattern, path.read_text(), re.S)
+    assert match, f"{pattern} not found in {path}"
+    return int(match.group(1))
+
+
+@pytest.mark.unit
+def test_aws_sessions_last_as_long_as_their_job_and_the_roles_allow_it():
+    # given the roles' maximum session (terraform/github-oidc) and the longest blue/green update (module default)
+    max_session = _hcl_default(
+        REPO / "terraform" / "github-oidc" / "variables.tf", r'variable "max_session_duration".*?default\s*=\s*(\d+)'
+    )
+    bake = _hcl_default(
+        REPO / "terraform" / "modules" / "sagemaker-endpoint" / "variables.tf",
+        r"maximum_execution_timeout_in_seconds\s*=\s*optional\(number,\s*(\d+)\)",
+    )
+    sessions = []
+    for path in WORKFLOWS:
+        for job_name, job, step in steps(load(path)):
+            if not str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials"):
+                continue
+            seconds = int(step["with"].get("role-duration-seconds", DEFAULT_SESSION_SECONDS))
+            job_seconds = int(job["timeout-minutes"]) * 60
+            sessions.append((f"{path.stem}:{job_name}", seconds, job_seconds))
+            # then no job can outlive its credentials half way through an apply, and STS grants what is asked
+            assert seconds >= job_seconds, f"{path.stem}:{job_name}: a {seconds}s session in a {job_seconds}s job"
+            assert seconds <= max_session, f"{path.stem}:{job_name}: {seconds}s exceeds max_session_duration"
+    deploy = next(job for name, _, job in sessions if name == "deploy-env:deploy")
+    assert deploy >= bake + 20 * 60, "a deploy job has room for build, publish and smoke around a full blue/green bake"
+    assert {name for name, _, _ in sessions} >= {"deploy-env:deploy", "destroy:destroy", "pr:plan", "drift:drift"}
