@@ -14,6 +14,7 @@ from typing import Any
 
 from hubdeploy.errors import PlanChangedError, UsageError
 from hubdeploy.gitops.plandoc import UNKNOWN, norm_key, output_changes, planned_after, resource_changes
+from hubdeploy.infra.envroot import OBSERVED_COUNT_VARIABLE
 
 HASH_VERSION = "v1"
 # Attributes that change on every plan or apply without anyone changing the inputs.
@@ -39,7 +40,6 @@ VOLATILE_TAG_WORDS = ("commit", "timestamp", "deployedat", "runid", "runurl")
 # moves it between the PR plan and the deploy plan, so a new configuration's initial count that equals it
 # is hashed as this token: the reviewed plan is "start where the endpoint is". A count that differs from
 # it (instance_count changed in an env without autoscaling, a clamp to min..max) is hashed as the number.
-OBSERVED_COUNT_VARIABLE = "observed_instance_count"
 OBSERVED = "(the variant's current instance count)"
 # Where the planned count appears: the configuration's variants and the capacity holder (capacity.tf).
 _COUNT_KEYS = {"aws_sagemaker_endpoint_configuration": "initial_instance_count", "terraform_data": "input"}

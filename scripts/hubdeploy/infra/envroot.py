@@ -52,7 +52,7 @@ from hubdeploy.infra.emulator.override import (
     write_override,
 )
 from hubdeploy.infra.envvalues import artifacts_hint, env_var_files
-from hubdeploy.infra.naming import state_key
+from hubdeploy.infra.naming import stack_name, state_key
 from hubdeploy.infra.tfcli import run_terraform, terraform_env
 
 if TYPE_CHECKING:
@@ -73,8 +73,6 @@ COPY_IGNORE = shutil.ignore_patterns(
 # Where emulated runs keep their copy of terraform/ (never the checkout's own root).
 EMULATED_WORKDIR = Path(".cache") / "hubdeploy-tf"
 EXTRA_VARS_FILE = "hubdeploy-extra.tfvars.json"
-# The root's endpoint is named like this (terraform/root/main.tf, local.name); its one variant is "primary".
-ENDPOINT_NAME = "hubdeploy-{env}"
 OBSERVED_COUNT_VARIABLE = "observed_instance_count"
 _REGION_LINE = re.compile(r'^\s*aws_region\s*=\s*"([a-z0-9-]+)"', re.MULTILINE)
 
@@ -282,7 +280,7 @@ def observed_instance_count(root: EnvRoot) -> int | None:
         aws_region=region,
         aws_endpoint_url=root.endpoint_url or root.tf_env.get("AWS_ENDPOINT_URL") or None,
     )
-    name = ENDPOINT_NAME.format(env=root.env)
+    name = stack_name(root.env)
     with aws.aws_errors(f"read the instance count of endpoint {name} (sagemaker DescribeEndpoint)"):
         try:
             described = aws.client("sagemaker", settings).describe_endpoint(EndpointName=name)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hubdeploy.errors import UsageError
 from hubdeploy.infra import aws
 from hubdeploy.infra.envvalues import VALUES_FILE, tfvars_names
+from hubdeploy.infra.naming import stack_name
 
 if TYPE_CHECKING:
     from hubdeploy.settings import Settings
@@ -28,11 +29,6 @@ if TYPE_CHECKING:
 VARIABLE = "lambda_reserved_concurrency"
 MINIMUM_UNRESERVED = 100  # Lambda keeps this many for functions without a reservation
 _VALUE = re.compile(rf"^\s*{VARIABLE}\s*=\s*([^#\n]*?)\s*(?:(?:#|//).*)?$", re.MULTILINE)
-
-
-def function_name(env: str) -> str:
-    """The env's API Lambda (terraform/root names everything hubdeploy-<env>)."""
-    return f"hubdeploy-{env}"
 
 
 def configured_reservation(env_dir: Path) -> int | None:
@@ -88,14 +84,14 @@ class ReservationCheck:
         wanted = "unreserved" if self.reservation is None else f"reserves {self.reservation}"
         return (
             f"Lambda concurrency: account limit {self.limit}, {self.unreserved} unreserved; "
-            f"{function_name(self.env)} {wanted} ({VARIABLE} in terraform/envs/{self.env}/{VALUES_FILE})"
+            f"{stack_name(self.env)} {wanted} ({VARIABLE} in terraform/envs/{self.env}/{VALUES_FILE})"
         )
 
     def warning(self) -> str:
         return (
             f"{VARIABLE} = {self.reservation} in terraform/envs/{self.env}/{VALUES_FILE} cannot fit: the account's "
             f"Lambda concurrency limit is {self.limit} with {self.unreserved} unreserved, and Lambda keeps "
-            f"{MINIMUM_UNRESERVED} unreserved, so {function_name(self.env)} can reserve at most "
+            f"{MINIMUM_UNRESERVED} unreserved, so {stack_name(self.env)} can reserve at most "
             f"{max(self.reservable, 0)}; "
             f"terraform apply would fail at PutFunctionConcurrency. Set {VARIABLE} = null (unreserved), or raise "
             f"the quota (Service Quotas > AWS Lambda > Concurrent executions) to at least {self.limit_needed}."
@@ -124,7 +120,7 @@ def check(settings: Settings, env: str) -> ReservationCheck:
     client = aws.client("lambda", settings)
     with aws.aws_errors("read the account's Lambda concurrency (lambda get-account-settings)"):
         limits = client.get_account_settings()["AccountLimit"]
-        current = _current_reservation(client, function_name(env))
+        current = _current_reservation(client, stack_name(env))
     return ReservationCheck(
         env=env,
         reservation=reservation,

@@ -27,3 +27,8 @@ def artifact_bucket_name(settings: Settings, account_id: str) -> str:
 def state_key(env: str) -> str:
     """S3 key of an environment's Terraform state."""
     return f"envs/{env}/terraform.tfstate"
+
+
+def stack_name(env: str) -> str:
+    """What terraform/root names an env's endpoint, Lambda and the rest (local.name): hubdeploy-<env>."""
+    return f"hubdeploy-{env}"

@@ -102,10 +102,17 @@ def principal_of(access_key: str) -> Principal | None:
 
 def policies_of(principal: Principal) -> tuple[list[Any], Any | None]:
     """The role's identity policies (inline and attached) and its permissions boundary document, if any."""
+    return role_policies(principal.account, "aws", principal.role_arn)
+
+
+def role_policies(account: str, partition: str, role_arn: str) -> tuple[list[Any], Any | None]:
+    """A role's identity policy documents (inline and attached) and its permissions boundary document, if any.
+
+    Raises moto's NotFoundException when there is no such role or its boundary policy is gone."""
     from moto.iam.models import iam_backends
 
-    iam = iam_backends[principal.account]["aws"]
-    role = iam.get_role_by_arn(principal.role_arn)
+    iam = iam_backends[account][partition]
+    role = iam.get_role_by_arn(role_arn)
     documents: list[Any] = list(role.policies.values())
     documents += [_default_document(policy) for policy in role.managed_policies.values()]
     boundary = None

@@ -157,25 +157,19 @@ def volume_size_refused_for_instance_storage() -> None:
 
 def _role_permits(response: Any, role_arn: str, action: str, resource: str) -> bool:
     """Whether the role's inline and attached managed policies allow `action` on `resource` (no Deny), and
-    its permissions boundary, if it has one, allows it too."""
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-    from moto.iam.models import iam_backends
+    its permissions boundary, if it has one, allows it too (the emulator's one policy evaluator)."""
+    from moto.iam.exceptions import NotFoundException
     from moto.utilities.utils import get_partition
 
-    backend = iam_backends[response.current_account][get_partition(response.region)]
-    role = next((r for r in backend.get_roles() if r.arn == role_arn), None)
-    if role is None:
+    from hubdeploy.infra.emulator import authz, policyeval
+
+    try:
+        documents, boundary = authz.role_policies(response.current_account, get_partition(response.region), role_arn)
+    except NotFoundException:  # no such role, or its boundary policy is gone
         return False
-    documents = list(role.policies.values()) + list(role.managed_policies.values())
-    results = [IAMPolicy(document).is_action_permitted(action, resource) for document in documents]
-    if PermissionResult.DENIED in results or PermissionResult.PERMITTED not in results:
+    if policyeval.evaluate(documents, action, resource, {}).decision != "allow":
         return False
-    if not role.permissions_boundary_arn:
-        return True
-    boundary = backend.managed_policies.get(role.permissions_boundary_arn)
-    return (
-        boundary is not None and IAMPolicy(boundary).is_action_permitted(action, resource) == PermissionResult.PERMITTED
-    )
+    return boundary is None or policyeval.evaluate([boundary], action, resource, {}).decision == "allow"
 
 
 @rule(doc="https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html")
