@@ -137,7 +137,11 @@ def current_model_id(repo_root: Path, env: str) -> str:
     return model_id if isinstance(model_id, str) and model_id else DEFAULT_HUB_MODEL_ID
 
 
-# The Terraform variables `hubdeploy publish` writes; terraform/root declares exactly these.
+# The Terraform variables `hubdeploy publish` writes; terraform/root declares exactly these. Only where the
+# bytes are and their digests (the keys of the first publish of those bytes: the digest index), nothing that
+# depends on the commit or the time of this publish, so the same build published from another commit (a
+# docs-only change) writes the same file and plans "No changes". The commit that first published the bytes is
+# kept in the S3 object tags and the digest index entry (hubdeploy.artifacts.publish), not in Terraform.
 ARTIFACT_VARIABLES: tuple[str, ...] = (
     "artifact_bucket",
     "model_data_url",
@@ -145,7 +149,6 @@ ARTIFACT_VARIABLES: tuple[str, ...] = (
     "lambda_s3_key",
     "lambda_artifact_sha256",
     "lambda_source_code_hash",
-    "git_commit",
 )
 
 
@@ -159,7 +162,6 @@ class PublishedArtifacts:
     lambda_s3_key: str
     lambda_artifact_sha256: str  # hex
     lambda_source_code_hash: str  # base64 of the sha256 digest, as aws_lambda_function.source_code_hash wants
-    git_commit: str
 
     def to_json(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in ARTIFACT_VARIABLES}

@@ -124,11 +124,6 @@ variable "lambda_source_code_hash" {
   type        = string
 }
 
-variable "git_commit" {
-  description = "Commit of this repository that built the artifacts."
-  type        = string
-}
-
 # Serving -----------------------------------------------------------------------------------
 
 variable "instance_type" {

@@ -90,13 +90,17 @@ def test_publish_uploads_under_timestamped_keys_and_writes_tfvars(
     assert tfvars["lambda_artifact_sha256"] == sha256(built / "lambda.zip")
     digest = hashlib.sha256((built / "lambda.zip").read_bytes()).digest()
     assert tfvars["lambda_source_code_hash"] == base64.b64encode(digest).decode()
-    assert tfvars["git_commit"] == "c0ffee"
+    assert "git_commit" not in tfvars, "the commit stays out of Terraform (a docs-only commit plans no changes)"
     body = s3.get_object(Bucket=ARTIFACT_BUCKET, Key=model_key)["Body"].read()
     assert body == (built / "model.tar.gz").read_bytes()
     tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=ARTIFACT_BUCKET, Key=model_key)["TagSet"]}
     assert tags["hubdeploy:hub-model-id"] == DEFAULT_HUB_MODEL_ID
     assert tags["hubdeploy:hub-revision"] == pinned
-    assert tags["hubdeploy:git-commit"] == "c0ffee"
+    assert tags["hubdeploy:git-commit"] == "c0ffee"  # provenance: on the object and in its index entry
+    index = json.loads(
+        s3.get_object(Bucket=ARTIFACT_BUCKET, Key=publish.index_key(sha256(built / "model.tar.gz")))["Body"].read()
+    )
+    assert index["git_commit"] == "c0ffee" and index["key"] == model_key
     head = s3.head_object(Bucket=ARTIFACT_BUCKET, Key=model_key, ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(tfvars["model_artifact_sha256"])).decode()
     assert head["Metadata"]["sha256"] == tfvars["model_artifact_sha256"]
@@ -117,6 +121,25 @@ def test_republish_uploads_nothing_and_returns_the_same_keys(repo: Path, built: 
     assert "put_object" not in counting.calls and "upload_part" not in counting.calls
     assert (again.model.key, again.lambda_zip.key) == (first.model.key, first.lambda_zip.key)
     assert all_keys(s3) == keys_before
+
+
+@pytest.mark.unit
+def test_same_build_published_from_another_commit_writes_identical_tfvars(repo: Path, built: Path, s3: Any) -> None:
+    # given the build published from the PR's commit
+    settings = Settings.from_env()
+    first = publish.publish(settings, env="dev", artifacts_dir=built, commit="a" * 40)
+    tfvars_first = artifacts_path(repo, "dev").read_bytes()
+    # when a docs-only commit publishes the same bytes again, later
+    again = publish.publish(
+        settings, env="dev", artifacts_dir=built, commit="b" * 40, now=datetime(2030, 1, 1, tzinfo=UTC)
+    )
+    # then Terraform gets byte-identical values (nothing to plan), and the provenance names the first publisher
+    assert artifacts_path(repo, "dev").read_bytes() == tfvars_first
+    assert again.artifacts == first.artifacts
+    assert (again.model.first_commit, again.lambda_zip.first_commit) == ("a" * 40, "a" * 40)
+    assert again.commit == "b" * 40
+    tags = s3.get_object_tagging(Bucket=ARTIFACT_BUCKET, Key=again.model.key)["TagSet"]
+    assert {"Key": "hubdeploy:git-commit", "Value": "a" * 40} in tags
 
 
 @pytest.mark.unit

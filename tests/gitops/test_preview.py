@@ -1,15 +1,64 @@
 """`hubdeploy preview`: the PR pipeline for one env against a private emulator prints the comment the
-PR would get, and leaves the checkout untouched."""
+PR would get, and leaves the checkout untouched; against the local stack's emulator it builds the model that
+stack deployed (tests/local/test_e2e.py checks that this previews "No changes")."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from hubdeploy.cli import main
+from hubdeploy.errors import LocalStackError
+from hubdeploy.local.layout import Paths
+from hubdeploy.local.modelsource import preview_model_source
+from hubdeploy.settings import Settings
 
-pytestmark = pytest.mark.terraform
+STACK_URL = "http://127.0.0.1:45123"
 
 
+def settings_for(repo: Path, **environ: str) -> Settings:
+    return Settings.from_env({"HUBDEPLOY_ROOT": str(repo), **environ})
+
+
+def write_stack(repo: Path, **state: object) -> None:
+    path = Paths.of(repo).stack
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"aws_endpoint_url": STACK_URL, **state}))
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({"model_source": "standin", "standin_size": "base"}, ("standin", "base")),
+        ({"model_source": "standin", "standin_size": "tiny"}, ("standin", "tiny")),
+        ({"model_source": "hub", "standin_size": None}, ("hub", "tiny")),
+    ],
+)
+def test_against_the_local_stacks_emulator_the_preview_builds_what_the_stack_deployed(
+    tmp_path: Path, state: dict, expected: tuple[str, str]
+):
+    write_stack(tmp_path, **state)
+    chosen = preview_model_source(settings_for(tmp_path), endpoint_url=STACK_URL + "/", use_hub=False)
+    assert (chosen.kind, chosen.size) == expected
+    assert "local stack" in chosen.detail
+
+
+@pytest.mark.unit
+def test_another_emulator_or_none_gets_the_stand_in_local_up_would_pick(tmp_path: Path):
+    write_stack(tmp_path, model_source="hub")
+    other = preview_model_source(settings_for(tmp_path), endpoint_url="http://127.0.0.1:1", use_hub=False)
+    assert (other.kind, other.size) == ("standin", "tiny")
+    base = settings_for(tmp_path, HUBDEPLOY_STANDIN_SIZE="base")
+    assert preview_model_source(base, endpoint_url=None, use_hub=False).size == "base"
+    assert preview_model_source(settings_for(tmp_path), endpoint_url=None, use_hub=True).kind == "hub"
+    with pytest.raises(LocalStackError, match="HUBDEPLOY_STANDIN_SIZE='huge' is not tiny or base"):
+        preview_model_source(settings_for(tmp_path, HUBDEPLOY_STANDIN_SIZE="huge"), endpoint_url=None, use_hub=False)
+
+
+@pytest.mark.terraform
 def test_preview_prints_the_pr_comment_for_staging_without_touching_the_checkout(
     repo_root, tmp_path, monkeypatch, capsys
 ):

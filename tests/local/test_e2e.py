@@ -1,6 +1,7 @@
 """`hubdeploy local up|status|down` end to end, as `make demo` runs it, on a scratch copy of the repo with
 the tiny stand-in model: pin -> build -> publish -> terraform apply (real dev root, emulated AWS) ->
-local endpoint + API -> HTTP answers; a pin change re-applies and serves the new artifact; `down`
+local endpoint + API -> HTTP answers; a pin change re-applies and serves the new artifact; a docs-only commit
+plans "No changes", in `up` and in `hubdeploy preview --endpoint-url` against the stack's emulator; `down`
 leaves no process or port behind, also after the emulator crashed."""
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ NEW_REVISION = "4556d13015211d73dccd3fdd39d39232506f3e43"
 
 
 def hubdeploy(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HF_"))}
+    # no GITHUB_*: the commit comes from the scratch repo's git history, as on a laptop
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HF_", "GITHUB_"))}
     env.update({"HUBDEPLOY_ROOT": str(root), "HUBDEPLOY_STANDIN_SIZE": "tiny", "HF_HUB_OFFLINE": "1"})
     return subprocess.run(
         [sys.executable, "-m", "hubdeploy", *args], cwd=root, env=env, text=True, capture_output=True, timeout=timeout
@@ -64,8 +66,25 @@ def status(root: Path) -> dict:
     return json.loads(hubdeploy(root, "local", "status", "--json").stdout)
 
 
+def git(root: Path, *args: str) -> str:
+    ident = ["-c", "user.name=hubdeploy tests", "-c", "user.email=tests@example.invalid", "-c", "commit.gpgsign=false"]
+    return subprocess.run(
+        ["git", *ident, "-C", str(root), *args], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+
+
+def commit_all(root: Path, message: str) -> str:
+    git(root, "add", "-A", "terraform", "model", "lambda", "README.md")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
 def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(repo: Path) -> None:
     root = repo
+    # a git checkout, as a user's: publish records the commit (git rev-parse HEAD) as provenance
+    (root / "README.md").write_text("# hubdeploy (scratch copy)\n")
+    git(root, "init", "-q")
+    commit_all(root, "initial")
     try:
         # given a fresh checkout copy: `up` runs the whole pipeline
         first = hubdeploy(root, "local", "up", "--env", "dev")
@@ -107,11 +126,22 @@ def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(repo: Path) -> No
         code, again = post(url, {"text": "Profit rose."}, {"Authorization": after["auth_header"]})
         assert code == 200 and len(again["data"]) == 1
 
-        # when `up` runs again with nothing changed, it converges: no changes planned, same artifact
+        # when a commit changes only docs and `up` runs again, it converges: no changes planned, same artifact
+        # (the commit is provenance in S3, not a tag Terraform would update)
+        commit_all(root, "dev: new pin")
+        (root / "README.md").write_text("# hubdeploy (scratch copy)\n\nA docs-only change.\n")
+        docs_commit = commit_all(root, "docs only")
         third = hubdeploy(root, "local", "up", "--env", "dev", "--no-samples")
         assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
         assert "Plan: No changes." in third.stdout and "nothing to apply" in third.stdout
         assert status(root)["artifact_sha256"] == after["artifact_sha256"]
+
+        # and `hubdeploy preview` against the stack's emulator builds the same stand-in bytes: "No changes"
+        preview = hubdeploy(root, "preview", "--env", "dev", "--endpoint-url", after["aws_endpoint_url"])
+        assert preview.returncode == 0, preview.stdout[-3000:] + preview.stderr[-3000:]
+        assert preview.stdout.startswith("<!-- hubdeploy:plan env=dev workflow=pr -->")
+        assert "**Plan:** No changes" in preview.stdout, preview.stdout[:3000]
+        assert f"commit `{docs_commit[:12]}`" in preview.stdout
 
         # when the emulator crashes, status says so and exits 1
         pids = after["pids"]

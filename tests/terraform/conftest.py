@@ -54,13 +54,13 @@ class Stack:
     def pin(self, env: str, revision: str) -> None:
         write_pin(self.repo, env, ModelPin(DEFAULT_HUB_MODEL_ID, revision))
 
-    def publish(self, env: str) -> dict[str, str]:
-        """`hubdeploy build` + `hubdeploy publish` for env's pin; returns the artifacts tfvars."""
+    def publish(self, env: str, *, commit: str = "0" * 40) -> dict[str, str]:
+        """`hubdeploy build` + `hubdeploy publish` for env's pin (from `commit`); returns the artifacts tfvars."""
         settings = self.settings()
         out = self.work / "build" / env
         shutil.rmtree(out, ignore_errors=True)
         build(settings, env=env, out_dir=out)
-        publish(settings, env=env, artifacts_dir=out, bucket=self.artifact_bucket, commit="0" * 40)
+        publish(settings, env=env, artifacts_dir=out, bucket=self.artifact_bucket, commit=commit)
         return json.loads(artifacts_path(self.repo, env).read_text())
 
     def root(self, env: str) -> envroot.EnvRoot:

@@ -111,11 +111,12 @@ def test_model_serves_the_published_artifact_with_the_hf_image(deployment: Deplo
         "hubdeploy:hub-model-id": "yiyanghkust/finbert-tone",
         "hubdeploy:hub-revision": deployment.revision,
         "hubdeploy:artifact-sha256": deployment.artifacts["model_artifact_sha256"],
-        "hubdeploy:git-commit": deployment.artifacts["git_commit"],
     }
     config = sm.describe_endpoint_config(EndpointConfigName=deployment.outputs["endpoint_config_name"])
     for arn in (model["ModelArn"], config["EndpointConfigArn"]):
         assert expected_tags.items() <= tags_of(sm, arn).items()
+        # which commit deployed it lives in the artifact's S3 tags and the deploy record, not here (no churn)
+        assert "hubdeploy:git-commit" not in tags_of(sm, arn)
     assert tags_of(sm, model["ModelArn"])["hubdeploy:environment"] == "dev", "provider default tags apply"
     # dev is one ml.t2.medium (serverless would need a slim image of its own): EBS volume under the KMS key,
     # the container without network
@@ -202,6 +203,21 @@ def test_replan_right_after_apply_is_a_no_op(deployment: Deployment):
     plan = envroot.plan(deployment.root)
     changes = envroot.resource_changes(envroot.show_json(deployment.root, plan.path))
     assert not plan.has_changes, f"the emulated stack does not converge: {changes}"
+
+
+def test_a_docs_only_commit_plans_no_changes(deployment: Deployment, stack):
+    # given the applied dev, when a commit that touches only docs is built and published again (CI does this
+    # on every PR and merge), from another commit
+    (stack.repo / "terraform" / "README.md").write_text(
+        (stack.repo / "terraform" / "README.md").read_text() + "\nA note.\n"
+    )
+    again = stack.publish(ENV, commit="d0c5" * 10)
+    assert again == deployment.artifacts, "the same bytes, the same artifacts tfvars"
+    root = stack.root(ENV)
+    plan = envroot.plan(root, out=root.path / "docs-only.tfplan")
+    # then it plans "No changes": no tag, variable or key carries the commit
+    changes = envroot.resource_changes(envroot.show_json(root, plan.path))
+    assert not plan.has_changes, f"a docs-only commit plans changes: {changes}"
 
 
 def test_pin_change_plans_new_model_and_config_and_updates_the_endpoint_in_place(

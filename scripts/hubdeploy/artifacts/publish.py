@@ -10,7 +10,9 @@
   publish that lost a race to the same bytes leaves its copy unreferenced. Large files go multipart with
   checksummed parts, aborted on any failure (a re-run starts afresh; the bucket's lifecycle rule reaps
   uploads of a process killed outright).
-- Objects are tagged and carry metadata with the hub id, revision, git commit and full sha256.
+- Objects are tagged and carry metadata with the hub id, revision, git commit and full sha256; the index
+  entry records the commit that first published the bytes. The commit never reaches Terraform (the
+  artifacts tfvars hold only keys and digests), so a commit that changes no artifact plans "No changes".
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class Uploaded:
     sha256: str
     size: int
     bytes_uploaded: int  # 0 when the same bytes were already published
+    # the commit that first published these bytes (its index entry); None for entries written before it was kept
+    first_commit: str | None = None
 
     @property
     def url(self) -> str:
@@ -139,8 +143,12 @@ def publish_file(
     config: TransferConfig | None = None,
     now: datetime | None = None,
     content_type: str = "application/octet-stream",
+    commit: str | None = None,
 ) -> Uploaded:
     """Upload `path` under `<prefix>/<time>-<sha12>/<name>` unless the same bytes are already published.
+
+    `commit` is recorded in a new index entry (provenance: the first publisher of these bytes); an existing
+    entry keeps its own, which the result carries as `first_commit`.
 
     Raises:
         AwsError: S3 refused (missing bucket, access denied, ...).
@@ -155,7 +163,10 @@ def publish_file(
             head = head_object(s3, bucket, existing["key"])
             if head is not None and head.get("Metadata", {}).get("sha256") == sha256:
                 log.info("%s already published as s3://%s/%s: nothing to upload", name, bucket, existing["key"])
-                return Uploaded(name, bucket, existing["key"], sha256, size, bytes_uploaded=0)
+                first = existing.get("git_commit")
+                return Uploaded(
+                    name, bucket, existing["key"], sha256, size, bytes_uploaded=0, first_commit=_text_or_none(first)
+                )
             log.warning("index entry %s points to a missing object; publishing again", index_key(sha256, generation))
             generation += 1
 
@@ -185,16 +196,39 @@ def publish_file(
                     f"s3://{bucket}/{key} exists with other contents", hint="re-run publish (a new key is chosen)"
                 ) from None
         return _record(
-            s3, bucket=bucket, key=key, name=name, sha256=sha256, size=size, sent=sent, generation=generation
+            s3,
+            bucket=bucket,
+            key=key,
+            name=name,
+            sha256=sha256,
+            size=size,
+            sent=sent,
+            generation=generation,
+            commit=commit,
         )
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _record(
-    s3: Any, *, bucket: str, key: str, name: str, sha256: str, size: int, sent: int, generation: int
+    s3: Any,
+    *,
+    bucket: str,
+    key: str,
+    name: str,
+    sha256: str,
+    size: int,
+    sent: int,
+    generation: int,
+    commit: str | None,
 ) -> Uploaded:
     """Write the index entry (a new one, never over another); if a concurrent publisher of the same bytes wrote
     one first, use its key and leave ours unreferenced (same bytes; deleting it would need s3:DeleteObject)."""
-    entry = {"sha256": sha256, "bucket": bucket, "key": key, "size": size, "name": name}
+    entry: dict[str, Any] = {"sha256": sha256, "bucket": bucket, "key": key, "size": size, "name": name}
+    if commit:
+        entry["git_commit"] = commit
     body = (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode()
     index = index_key(sha256, generation)
     try:
@@ -202,7 +236,8 @@ def _record(
     except KeyExists:
         winner = read_index(s3, bucket, sha256, generation)
         if winner is None or winner["key"] == key:
-            return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
+            first = winner.get("git_commit") if winner else commit
+            return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent, first_commit=_text_or_none(first))
         log.info(
             "a concurrent publish of the same bytes won: using s3://%s/%s (s3://%s/%s stays unreferenced)",
             bucket,
@@ -210,8 +245,9 @@ def _record(
             bucket,
             key,
         )
-        return Uploaded(name, bucket, winner["key"], sha256, size, bytes_uploaded=sent)
-    return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent)
+        first = _text_or_none(winner.get("git_commit"))
+        return Uploaded(name, bucket, winner["key"], sha256, size, bytes_uploaded=sent, first_commit=first)
+    return Uploaded(name, bucket, key, sha256, size, bytes_uploaded=sent, first_commit=commit or None)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -224,6 +260,7 @@ class PublishResult:
     lambda_zip: Uploaded
     artifacts: PublishedArtifacts
     artifacts_file: Path
+    commit: str  # this publish's commit (S3 tags of new objects); `model.first_commit` is the bytes' first
 
     @property
     def bytes_uploaded(self) -> int:
@@ -294,7 +331,7 @@ def publish(
         "hubdeploy:git-commit": commit,
     }
     now = now or datetime.now(UTC)  # one timestamp for both keys of this publish
-    common: dict[str, Any] = {"bucket": bucket, "tags": tags, "config": config, "now": now}
+    common: dict[str, Any] = {"bucket": bucket, "tags": tags, "config": config, "now": now, "commit": commit}
     model = publish_file(s3, path=model_path, prefix=pin.slug, content_type="application/gzip", **common)
     lambda_zip = publish_file(s3, path=lambda_path, prefix=LAMBDA_PREFIX, content_type="application/zip", **common)
     artifacts = PublishedArtifacts(
@@ -304,7 +341,6 @@ def publish(
         lambda_s3_key=lambda_zip.key,
         lambda_artifact_sha256=lambda_zip.sha256,
         lambda_source_code_hash=b64_digest(lambda_zip.sha256),
-        git_commit=commit,
     )
     path = write_artifacts(settings.repo_root, env, artifacts)
-    return PublishResult(model=model, lambda_zip=lambda_zip, artifacts=artifacts, artifacts_file=path)
+    return PublishResult(model=model, lambda_zip=lambda_zip, artifacts=artifacts, artifacts_file=path, commit=commit)

@@ -4,7 +4,9 @@ Runs the PR workflow's steps for one env against the AWS emulator, in a scratch 
 (your pins, terraform/, model/, lambda/): bootstrap -> build -> publish -> plan, then prints the sticky
 comment the PR would get (and its job summary with --full). Nothing touches AWS, GitHub or your
 checkout. Without network access it builds an untrained stand-in model installed as the pinned
-revision in a private HF cache; --use-hub builds the real pinned model instead.
+revision in a private HF cache; --use-hub builds the real pinned model instead. Against the running local
+stack's emulator (--endpoint-url) it builds what that stack deployed (the real model, or the stand-in of
+the same size), so an unchanged checkout previews "No changes".
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hubdeploy.artifacts.standin import Size
 from hubdeploy.checkout import copy_checkout
 from hubdeploy.envs import ENVIRONMENTS, ModelPin, current_model_id, read_pin, write_pin
 from hubdeploy.errors import LocalStackError, PinError
@@ -27,6 +30,7 @@ from hubdeploy.gitops.comment import render_comment, render_job_summary
 from hubdeploy.gitops.promotion import DEFAULT_REVISION
 from hubdeploy.infra import accountroot, aws, envroot, naming
 from hubdeploy.infra.emulator.process import emulated_settings
+from hubdeploy.local.modelsource import preview_model_source
 from hubdeploy.log import warn
 from hubdeploy.settings import Settings
 
@@ -59,7 +63,7 @@ def _emulator(endpoint_url: str | None, workdir: Path, settings: Settings) -> It
         yield emu.endpoint_url
 
 
-def use_standin(repo: Path, env: str, workdir: Path) -> Path:
+def use_standin(repo: Path, env: str, workdir: Path, *, size: Size = "tiny") -> Path:
     """Install the untrained stand-in for the env's pin (the one the local stack would deploy: same pin, same
     bytes) in a private HF cache; pin the scratch copy to it when the env is not pinned yet. Returns the cache."""
     from hubdeploy.artifacts.standin import UNTRAINED_WARNING, install_standin
@@ -70,7 +74,7 @@ def use_standin(repo: Path, env: str, workdir: Path) -> Path:
     except PinError:  # not pinned yet: preview what pinning it would do
         pin, pinned = ModelPin(hub_model_id=current_model_id(repo, env), hub_revision=DEFAULT_REVISION), False
     cache = workdir / "hf-cache"
-    revision = install_standin(pin, cache_dir=cache, build_dir=workdir / "standin")
+    revision = install_standin(pin, cache_dir=cache, build_dir=workdir / "standin", size=size)
     if not pinned:
         write_pin(repo, env, ModelPin(hub_model_id=pin.hub_model_id, hub_revision=revision))
     warn(f"preview: {UNTRAINED_WARNING} Serves {pin.hub_model_id}@{revision[:12]} from the scratch copy only.")
@@ -93,8 +97,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     repo = copy_checkout(settings.repo_root, workdir / "repo")
     scratch = dataclasses.replace(settings.with_environ(GITHUB_ACTIONS="false"), repo_root=repo)
     scratch = dataclasses.replace(scratch, in_github_actions=False, github_output=None, github_step_summary=None)
-    if not args.use_hub:
-        cache = use_standin(repo, args.env, workdir)
+    model = preview_model_source(settings, endpoint_url=args.endpoint_url, use_hub=args.use_hub)
+    log.info(
+        "preview: %s (%s)", "the real pinned model" if model.kind == "hub" else f"a {model.size} stand-in", model.detail
+    )
+    if model.kind == "standin":
+        cache = use_standin(repo, args.env, workdir, size=model.size)
         scratch = scratch.with_offline_cache(cache)
     with _emulator(args.endpoint_url, workdir, settings) as url:
         local = emulated_settings(scratch, url, settings.aws_region)

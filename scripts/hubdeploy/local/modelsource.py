@@ -2,6 +2,7 @@
 has it, else an untrained stand-in (FinBERT's labels and tokenizer, random weights), announced loudly.
 
 HUBDEPLOY_LOCAL_MODEL (auto | hub | standin) and HUBDEPLOY_STANDIN_SIZE (tiny | base) force a choice.
+`hubdeploy preview` against the running stack's emulator builds what the stack deployed (`preview_model_source`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,33 @@ def choose_model_source(pin: ModelPin, settings: Settings) -> ModelSource:
             hint=f"connect to the Hub once, or unset {LOCAL_MODEL_VAR} to use an untrained stand-in",
         )
     return ModelSource("standin", "tiny", "the Hub is unreachable and the pinned model is not in your HF cache")
+
+
+def _checked_size(settings: Settings) -> Size:
+    forced = settings.standin_size
+    if forced is not None and forced not in SIZES:
+        raise LocalStackError(
+            f"{STANDIN_SIZE_VAR}={forced!r} is not tiny or base", hint=f"unset {STANDIN_SIZE_VAR} or fix it"
+        )
+    return "base" if forced == "base" else "tiny"
+
+
+def preview_model_source(settings: Settings, *, endpoint_url: str | None, use_hub: bool) -> ModelSource:
+    """What `hubdeploy preview` builds: --use-hub's real model; against the running local stack's emulator, what
+    that stack deployed (the same bytes, so an unchanged checkout previews "No changes" instead of a model
+    change); else a stand-in of HUBDEPLOY_STANDIN_SIZE (tiny by default), needing no network."""
+    from hubdeploy.local.layout import Paths
+    from hubdeploy.local.processes import read_json
+
+    if use_hub:
+        return ModelSource("hub", detail="--use-hub")
+    stack = read_json(Paths.of(settings.repo_root).stack) if endpoint_url else None
+    if stack and endpoint_url and str(stack.get("aws_endpoint_url", "")).rstrip("/") == endpoint_url.rstrip("/"):
+        if stack.get("model_source") == "hub":
+            return ModelSource("hub", detail="the local stack at this endpoint serves the real model")
+        size: Size = "base" if stack.get("standin_size") == "base" else "tiny"
+        return ModelSource("standin", size, "the local stack at this endpoint serves this stand-in")
+    return ModelSource("standin", _checked_size(settings), "no network needed")
 
 
 def print_untrained_warning(out: Callable[[str], None], size: str) -> None:

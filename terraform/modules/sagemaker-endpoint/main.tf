@@ -117,11 +117,13 @@ locals {
 
   variant_name = "primary"
 
+  # Only what the model is, never which commit or run produced it: a commit that changes nothing deployed
+  # (docs, tests) must plan "No changes". The commit is kept in the artifact's S3 tags and digest index entry
+  # (`hubdeploy publish`), the PR comment and the deploy record.
   deploy_tags = {
     "hubdeploy:hub-model-id"    = var.hub_model_id
     "hubdeploy:hub-revision"    = var.hub_revision
     "hubdeploy:artifact-sha256" = var.model_artifact_sha256
-    "hubdeploy:git-commit"      = var.git_commit
   }
   tags = merge(var.tags, local.deploy_tags)
 }

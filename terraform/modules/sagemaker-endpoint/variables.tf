@@ -48,16 +48,6 @@ variable "model_artifact_sha256" {
   }
 }
 
-variable "git_commit" {
-  description = "Git commit of this repository that built the artifact (tag only)."
-  type        = string
-
-  validation {
-    condition     = length(var.git_commit) > 0
-    error_message = "git_commit must not be empty."
-  }
-}
-
 variable "artifact_kms_key_arn" {
   description = "KMS key encrypting the artifact bucket, if it uses SSE-KMS with a customer managed key: the execution role may decrypt with it. Null for SSE-S3 or the AWS managed key."
   type        = string

@@ -106,7 +106,6 @@ module "endpoint" {
   hub_revision          = var.hub_revision
   model_data_url        = var.model_data_url
   model_artifact_sha256 = var.model_artifact_sha256
-  git_commit            = var.git_commit
   image_uri             = null
   instance_type         = var.instance_type
   instance_count        = 1
