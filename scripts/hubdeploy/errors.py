@@ -8,6 +8,8 @@ from typing import Any
 class HubdeployError(Exception):
     """A known failure. `message` says what went wrong, `hint` what the user should do about it."""
 
+    exit_code: int = 1  # what the CLI exits with (an interruption by a signal: 128 + its number)
+
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
@@ -56,6 +58,24 @@ class SmokeError(HubdeployError):
 
 class AuthError(HubdeployError):
     """No way to authenticate to an env's API (missing token URL, client secret, API key, credentials)."""
+
+
+class StateLockError(TerraformError):
+    """The env's Terraform state is locked by another run (or a stale lock a killed run left behind)."""
+
+    def __init__(self, message: str, *, hint: str = "", lock_id: str) -> None:
+        super().__init__(message, hint=hint)
+        self.lock_id = lock_id
+
+
+class TerraformInterrupted(TerraformError):
+    """hubdeploy got SIGINT/SIGTERM while terraform ran; terraform was told to stop and has exited."""
+
+    def __init__(self, message: str, *, hint: str = "", signal_number: int, lock_id: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.signal_number = signal_number
+        self.lock_id = lock_id  # the state lock terraform could not release, if it said so
+        self.exit_code = 128 + signal_number  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
 class PlanChangedError(TerraformError):

@@ -1,8 +1,13 @@
-"""`hubdeploy plan --env ENV --out DIR [--destroy]`: init, plan, and write the plan folder.
+"""`hubdeploy plan --env ENV --out DIR [--destroy] [--no-lock]`: init, plan, and write the plan folder.
 
 The folder holds tfplan, plan.txt and summary.json (counts, model table, warnings, plan hash). In
 GitHub Actions it also appends the full plan to the job summary and sets the step outputs
 `plan-hash` and `has-changes`.
+
+By default the plan takes the state lock, waiting up to HUBDEPLOY_LOCK_TIMEOUT (10m) for another run
+to release it: the plan a deploy applies must not race another apply. `--no-lock` is for speculative
+plans (a PR's, the deploy gate's), which are reviewed, never applied: they neither wait for the lock
+nor leave one behind when their run is cancelled.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="plan folder to write")
     parser.add_argument("--destroy", action="store_true", help="plan a destroy of the whole env")
+    parser.add_argument(
+        "--no-lock",
+        dest="lock",
+        action="store_false",
+        help="speculative plan (PR, review): do not take or wait for the state lock; never apply its plan file",
+    )
     parser.add_argument("--workflow", default=planfolder.DEFAULT_WORKFLOW, help="workflow name shown in summaries")
     parser.set_defaults(handler=run)
 
@@ -33,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace, settings: Settings) -> int:
     root = envroot.open_root(settings, args.env)
     folder, _doc = planfolder.write_plan_folder(
-        root, args.out, commit=planfolder.current_commit(settings), destroy=args.destroy
+        root, args.out, commit=planfolder.current_commit(settings), destroy=args.destroy, lock=args.lock
     )
     planfolder.publish_to_actions(settings, folder, workflow=args.workflow)
     print(f"{args.env}: {folder.summary.line()}")

@@ -38,12 +38,13 @@ import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hubdeploy.envs import check_env
 from hubdeploy.errors import TerraformError, UsageError
+from hubdeploy.infra import statelock
 from hubdeploy.infra.emulator.override import (
     OVERRIDE_FILE,
     TFVARS_FILE,
@@ -89,6 +90,7 @@ class EnvRoot:
     tf_env: dict[str, str] = field(repr=False)
     endpoint_url: str | None = None  # the emulator's URL, None for real AWS
     override_var_files: tuple[Path, ...] = ()  # passed after the env's values (the emulator's tfvars)
+    lock_timeout: str = statelock.DEFAULT_LOCK_TIMEOUT  # how long locked runs wait for the state lock (-lock-timeout)
 
     @property
     def emulated(self) -> bool:
@@ -225,6 +227,9 @@ def plan(
     destroy: bool = False,
     variables: Mapping[str, Any] | None = None,
     targets: Sequence[str] = (),
+    lock: bool = True,
+    lock_timeout: str | None = None,
+    refresh_only: bool = False,
 ) -> Plan:
     """`terraform plan -out`; returns the plan file and whether it has changes.
 
@@ -234,9 +239,11 @@ def plan(
         variables: extra root variables for this plan (baked into the plan file; they win over the
             env's files).
         targets: `-target` addresses (for debugging only).
+        lock, lock_timeout, refresh_only: `-lock=false` unless `lock` (a speculative plan, for review only),
+            else wait `lock_timeout` (default: the root's) for the lock (statelock); `-refresh-only` (drift).
 
     Raises:
-        UsageError: an env file sets `environment` (`hubdeploy.infra.envvalues`).
+        UsageError: an env file sets `environment` (`hubdeploy.infra.envvalues`), or a bad lock timeout.
         TerraformError: terraform refused the plan (one line per error diagnostic).
     """
     planfile = out or root.data_dir / PLAN_FILE
@@ -249,9 +256,10 @@ def plan(
     args = ["plan", "-input=false", "-no-color", "-json", "-detailed-exitcode", f"-out={planfile}"]
     args += _var_args(root, variables)
     args += [f"-target={t}" for t in targets]
-    if destroy:
-        args.append("-destroy")
-    proc = run_terraform(args, cwd=root.path, env=root.tf_env, check=False)
+    args += statelock.lock_args((lock_timeout or root.lock_timeout) if lock else None)
+    args += ["-destroy"] if destroy else []
+    args += ["-refresh-only"] if refresh_only else []
+    proc = statelock.run(root, args, check=False)
     if proc.returncode not in (0, 2):
         planfile.unlink(missing_ok=True)  # terraform saves errored plans too; nobody should find one
         errors = error_diagnostics(proc.stdout) or (proc.stderr or proc.stdout).strip().splitlines()[-15:]
@@ -318,8 +326,8 @@ def show_json(root: EnvRoot, planfile: Path | None = None) -> dict[str, Any]:
 
 
 def apply(root: EnvRoot, planfile: Path) -> None:
-    """Apply a saved plan (no prompts; the plan is what was reviewed)."""
-    run_terraform(["apply", "-input=false", "-no-color", str(planfile)], cwd=root.path, env=root.tf_env)
+    """Apply a saved plan (the reviewed one, no prompts), waiting up to the root's lock timeout for the lock."""
+    statelock.run(root, ["apply", "-input=false", "-no-color", *statelock.lock_args(root.lock_timeout), str(planfile)])
 
 
 def output_json(root: EnvRoot) -> dict[str, Any]:
@@ -367,6 +375,7 @@ def open_root(settings: Settings, env: str, *, workdir: Path | None = None, init
     root = prepare(
         settings.repo_root, env, environ=settings.environ, endpoint_url=emulated, workdir=workdir if emulated else None
     )
+    root = replace(root, lock_timeout=settings.lock_timeout)  # one source: Settings.lock_timeout
     if initialise:
         from hubdeploy.infra import aws, naming
 

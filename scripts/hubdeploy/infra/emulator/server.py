@@ -29,10 +29,11 @@ def serve(port: int, ready_file: Path | None) -> None:
     configure_moto()
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    from hubdeploy.infra.emulator import rules, shims
+    from hubdeploy.infra.emulator import holds, rules, shims
 
     shims.apply_all()  # close moto's gaps against the provider
     rules.apply_all()  # refuse what AWS refuses
+    holds.install()  # the tests' control to keep one operation in flight (holds.py)
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()
