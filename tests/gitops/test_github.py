@@ -1,5 +1,6 @@
-"""The GitHub client against a fake API on 127.0.0.1: sticky comments, pagination, the PR of a commit,
-drift issues, and how 403 / 422 / rate limits / 5xx are handled."""
+"""The GitHub client against a fake API on 127.0.0.1: sticky comments, commit statuses, pull requests, run
+approvals, pagination, the PR of a commit, drift issues, how 403 / 422 / rate limits / 5xx are handled, and
+that only the workflow's own comments and statuses count."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 from hubdeploy.errors import GitHubError, UsageError
 from hubdeploy.gitops.comment import marker
 from hubdeploy.gitops.github import GitHubClient
+
+from .fakegithub import BOT, MALLORY_TOKEN
 
 pytestmark = pytest.mark.unit
 
@@ -59,7 +62,7 @@ def test_a_marker_quoted_inside_another_comment_is_not_matched(client, fake_gith
 def test_finds_the_sticky_comment_on_a_later_page(client, fake_github):
     for i in range(5):
         fake_github.add_comment(7, f"chatter {i}")
-    mine = fake_github.add_comment(7, f"{DEV}\nold")  # 6th comment: page 3 with 2 per page
+    mine = fake_github.add_comment(7, f"{DEV}\nold", user=BOT)  # 6th comment: page 3 with 2 per page
 
     action, updated = client.upsert_comment(7, DEV, f"{DEV}\nnew")
 
@@ -167,3 +170,85 @@ def test_missing_token_or_repository_is_a_usage_error():
 def test_a_body_without_its_marker_is_refused(client):
     with pytest.raises(UsageError):
         client.upsert_comment(7, DEV, "no marker here")
+
+
+# -- the review record: only the workflow's own identity counts ------------------------------------------
+
+
+def test_a_marker_comment_planted_by_another_user_is_ignored_and_never_edited(client, fake_github):
+    # given mallory planted a comment carrying dev's marker (anybody may comment on a PR)
+    planted = fake_github.add_comment(7, f"{DEV}\n<!-- hubdeploy:meta plan-hash=sha256:{'0' * 64} -->", user="mallory")
+
+    # when the workflow looks for its comment and posts the plan
+    assert client.find_comment(7, DEV) is None
+    action, mine = client.upsert_comment(7, DEV, f"{DEV}\nthe real plan")
+
+    # then it writes its own comment and leaves mallory's alone
+    assert action == "created" and mine["user"]["login"] == BOT
+    assert planted["body"].startswith(DEV) and "the real plan" not in planted["body"]
+    assert client.find_comment(7, DEV)["id"] == mine["id"]
+
+
+def test_another_bot_login_is_configurable(fake_github):
+    app = GitHubClient(token="t", repository="o/r", api_url=fake_github.url, bot_login="hubdeploy-app[bot]")
+    fake_github.add_comment(7, f"{DEV}\nby actions", user=BOT)
+    ours = fake_github.add_comment(7, f"{DEV}\nby the app", user="hubdeploy-app[bot]")
+    assert app.find_comment(7, DEV)["id"] == ours["id"]
+
+
+def test_statuses_are_created_and_the_latest_bot_status_is_read_back_across_pages(client, fake_github):
+    context = "hubdeploy/plan (dev)"
+    client.create_status("a" * 40, context=context, state="success", description="plan 1", target_url="http://run")
+    for i in range(3):  # other contexts and a newer forged one: pages of 2
+        fake_github.add_status("a" * 40, context=f"ci/{i}", state="success")
+    fake_github.add_status("a" * 40, context=context, state="success", description="forged", creator="mallory")
+
+    status = client.bot_status("a" * 40, context)
+
+    assert status["description"] == "plan 1" and status["creator"]["login"] == BOT
+    assert status["target_url"] == "http://run"
+    assert len(list(client.statuses("a" * 40))) == 5  # newest first, every page
+    assert client.bot_status("b" * 40, context) is None
+    (post,) = fake_github.writes()
+    assert (post.method, post.path) == ("POST", f"/repos/o/r/statuses/{'a' * 40}")
+
+
+def test_a_status_set_by_another_token_is_not_the_bots(fake_github):
+    mallory = GitHubClient(token=MALLORY_TOKEN, repository="o/r", api_url=fake_github.url)
+    mallory.create_status("c" * 40, context="hubdeploy/plan (dev)", state="success", description="plan forged")
+    assert fake_github.latest_status("c" * 40, "hubdeploy/plan (dev)")["creator"]["login"] == "mallory"
+    assert mallory.bot_status("c" * 40, "hubdeploy/plan (dev)") is None
+
+
+def test_a_long_status_description_is_cut_to_githubs_140_characters(client, fake_github):
+    client.create_status("a" * 40, context="x", state="failure", description="y" * 300)
+    assert len(fake_github.latest_status("a" * 40, "x")["description"]) == 140
+    with pytest.raises(UsageError, match="unknown commit status state"):
+        client.create_status("a" * 40, context="x", state="green", description="")
+
+
+def test_creating_a_status_without_permission_says_which_permission(client, fake_github):
+    fake_github.fail_next(403, message="Resource not accessible by integration")
+    with pytest.raises(GitHubError) as err:
+        client.create_status("a" * 40, context="x", state="success", description="d")
+    assert "statuses: write" in err.value.hint
+
+
+def test_pull_head_and_the_pull_a_commit_came_from(client, fake_github):
+    fake_github.add_pull(5, head_sha="a" * 40, merge_commit="b" * 40)
+    assert client.pull(5)["head"]["sha"] == "a" * 40
+    assert client.pull_for_commit("b" * 40)["head"]["sha"] == "a" * 40
+    assert client.pr_for_commit("b" * 40) == 5
+    with pytest.raises(GitHubError, match="404"):
+        client.pull(6)
+
+
+def test_run_approvals(client, fake_github):
+    fake_github.approve(99, "prod", user="alice")
+    (approval,) = client.run_approvals("99")
+    assert approval["state"] == "approved" and approval["environments"][0]["name"] == "prod"
+    assert client.run_approvals(100) == []
+    fake_github.fail_next(403, message="Resource not accessible by integration")
+    with pytest.raises(GitHubError) as err:
+        client.run_approvals(99)
+    assert "actions: read" in err.value.hint

@@ -9,8 +9,16 @@ import re
 import pytest
 
 from hubdeploy.errors import TerraformError
-from hubdeploy.gitops.comment import GITHUB_COMMENT_LIMIT, CommentInput, github_length, marker, recorded, render_comment
-from hubdeploy.gitops.planhash import compare, plan_hash
+from hubdeploy.gitops.comment import (
+    GITHUB_COMMENT_LIMIT,
+    CommentInput,
+    github_length,
+    marker,
+    recorded,
+    recorded_changes,
+    render_comment,
+)
+from hubdeploy.gitops.planhash import change_record, compare, converge, plan_hash
 from hubdeploy.gitops.plansummary import UNKNOWN, summarize
 
 from .realplans import REV_A, REV_B, SHA_A, SHA_B, URL_A, URL_B
@@ -150,3 +158,33 @@ def test_plan_text_with_backticks_or_wide_chars_cannot_break_out_or_overflow(rea
     body = comment_for(plan, text=nasty)
     assert github_length(body) < GITHUB_COMMENT_LIMIT
     assert "````text" in body  # a longer fence than any run in the text
+
+
+def test_per_change_digests_are_stable_across_replans_and_name_what_changed(real_plans):
+    pin, again = change_record(real_plans["pin_change"].json), change_record(real_plans["pin_change_again"].json)
+    assert pin == again  # same inputs, another git commit: the same digests
+    assert converge(pin, again) == []
+    config = "module.endpoint.aws_sagemaker_endpoint_configuration.this"
+    assert pin.changes[config].action == "replace" and ("name",) in pin.changes[config].unknown
+    resized = change_record(real_plans["instance_change"].json)
+    assert f"{config}: planned values differ from the reviewed plan" in converge(pin, resized)
+    assert converge(pin, change_record(real_plans["noop"].json)) == []  # nothing left: trivially converged
+    destroy = converge(pin, change_record(real_plans["destroy"].json))
+    assert "module.endpoint.aws_sagemaker_endpoint.this: delete now, update in the reviewed plan" in destroy
+
+
+def test_the_comment_records_the_per_change_digests(real_plans):
+    plan = real_plans["pin_change"]
+    record = change_record(plan.json)
+    data = CommentInput(
+        env="dev",
+        workflow="pr",
+        summary=summarize(plan.json),
+        plan_text=plan.text,
+        plan_hash=plan_hash(plan.json),
+        commit="c" * 40,
+        changes=record,
+    )
+    body = render_comment(data)
+    assert recorded_changes(body) == record and github_length(body) < GITHUB_COMMENT_LIMIT
+    assert not any(secret in body for secret in SECRETS)

@@ -2,7 +2,9 @@
 
 One comment per (env, workflow), found again by its hidden marker and edited in place. The full plan
 goes in a collapsed block, cut on a line boundary so the comment stays under GitHub's 65,536-character
-limit; the job summary and the plan artifact keep the whole text.
+limit; the job summary and the plan artifact keep the whole text. Hidden lines at the end record the plan
+hash, the commit and the per-change digests (`planhash.ChangeRecord`): deploy-check reads them back from
+the comment written by the workflow's own identity (`GitHubClient.find_comment`).
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ import re
 from dataclasses import dataclass
 
 from hubdeploy.errors import UsageError
+from hubdeploy.gitops.planhash import ChangeRecord
 from hubdeploy.gitops.plansummary import MODEL_FIELDS, PlanSummary
 
 GITHUB_COMMENT_LIMIT = 65_536
 # Step summaries are capped at 1 MiB per step by GitHub; stay clearly below.
 JOB_SUMMARY_LIMIT = 1_000_000
-STATUSES = ("planned", "applying", "applied", "failed", "rolled back", "drift detected")
+# The life of one env's plan: planned on the PR; at deploy, a plan that differs waits for the environment's
+# approval ("awaiting approval", on the deploy-time comment); then applying -> applied | failed | rolled back.
+# What exactly happened (re-run converged, approved by whom, why it failed) goes in the detail text.
+STATUSES = ("planned", "awaiting approval", "applying", "applied", "failed", "rolled back", "drift detected")
 STATUS_ICONS = {
     "planned": "📝",
+    "awaiting approval": "⏸️",
     "applying": "⏳",
     "applied": "✅",
     "failed": "❌",
@@ -28,6 +35,11 @@ STATUS_ICONS = {
 STATUS_START = "<!-- hubdeploy:status -->"
 STATUS_END = "<!-- /hubdeploy:status -->"
 _META = re.compile(r"<!-- hubdeploy:meta plan-hash=(?P<hash>\S+) commit=(?P<commit>\S+) -->")
+_CHANGES = re.compile(r"<!-- hubdeploy:changes (?P<record>[A-Za-z0-9_-]+) -->")
+# Beyond this the per-change record is left out of the comment (a re-run then converges only by the plan
+# hash): it must never crowd out the plan itself.
+CHANGES_LIMIT = 16_000
+TITLES = {"deploy": "hubdeploy deploy-time plan for"}  # other workflows: "hubdeploy plan for"
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -96,15 +108,19 @@ class CommentInput:
     commit: str
     status: str = "planned"
     run_url: str | None = None
+    changes: ChangeRecord | None = None  # per-change digests, recorded hidden in the comment
+    headline: str | None = None  # a note right under the status line (the deploy-time plan says why it is there)
 
 
 def _head(data: CommentInput) -> list[str]:
     parts = [
         marker(data.env, data.workflow),
-        f"### hubdeploy plan for `{data.env}`",
+        f"### {TITLES.get(data.workflow, 'hubdeploy plan for')} `{data.env}`",
         status_block(data.status, run_url=data.run_url),
-        f"**Plan:** {data.summary.line()}",
     ]
+    if data.headline:
+        parts.append("\n".join(f"> {line}" for line in data.headline.splitlines()))
+    parts.append(f"**Plan:** {data.summary.line()}")
     if data.summary.errored:
         parts.append("> ❌ **terraform reported errors while planning; see the plan output.**")
     parts.append(model_table_md(data.summary))
@@ -121,7 +137,15 @@ def _foot(data: CommentInput) -> list[str]:
         f"Plan hash `{data.plan_hash}` · commit `{short}`"
         + (f" · [workflow run]({data.run_url})" if data.run_url else ""),
         f"<!-- hubdeploy:meta plan-hash={data.plan_hash} commit={data.commit or 'unknown'} -->",
+        *_changes_meta(data.changes),
     ]
+
+
+def _changes_meta(changes: ChangeRecord | None) -> list[str]:
+    if changes is None:
+        return []
+    encoded = changes.encode()
+    return [f"<!-- hubdeploy:changes {encoded} -->"] if len(encoded) <= CHANGES_LIMIT else []
 
 
 def _details(plan_text: str, *, budget: int, run_url: str | None) -> str:
@@ -185,3 +209,9 @@ def recorded(body: str) -> tuple[str, str] | None:
     """(plan hash, commit) recorded in a comment body, or None."""
     found = _META.search(body)
     return (found.group("hash"), found.group("commit")) if found else None
+
+
+def recorded_changes(body: str) -> ChangeRecord | None:
+    """The per-change digests recorded in a comment body, or None."""
+    found = _CHANGES.search(body)
+    return ChangeRecord.decode(found.group("record")) if found else None

@@ -1,7 +1,12 @@
-"""A small GitHub REST client (stdlib urllib): sticky PR comments, the PR of a commit, drift issues.
+"""A small GitHub REST client (stdlib urllib): sticky PR comments, commit statuses, the PR of a commit, a
+workflow run's environment approvals, drift issues.
 
 Every failure becomes a GitHubError saying what GitHub refused and what to do. Rate limits and 5xx are
 retried a bounded number of times with bounded waits, so a job never hangs on GitHub.
+
+The review record is what the workflow's own identity wrote: `find_comment` and `bot_status` ignore
+comments and statuses by anybody else (`bot_login`), so a planted marker comment or a status set by
+another token reviews nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any
 
 from hubdeploy import __version__
 from hubdeploy.errors import GitHubError, UsageError
-from hubdeploy.settings import Settings
+from hubdeploy.gitops.githubresponse import header_number, hint_422, response_message
+from hubdeploy.settings import DEFAULT_BOT_LOGIN, Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +34,16 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100
 MAX_PAGES = 50  # 5,000 comments: far beyond any real PR; stops a runaway Link loop
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+# GitHub's limit on a status description (a longer one is refused with 422).
+STATUS_DESCRIPTION_LIMIT = 140
+STATUS_STATES = frozenset({"error", "failure", "pending", "success"})
 PERMISSION_HINTS = {
     "comment": "give the job `permissions: pull-requests: write` (and `issues: write` for drift issues)",
     "issue": "give the job `permissions: issues: write`",
     "read": "give the job `permissions: contents: read` and `pull-requests: read`",
+    "status": "give the job `permissions: statuses: write`",
+    "statuses": "give the job `permissions: statuses: read`",
+    "approvals": "give the job `permissions: actions: read` (a run's environment approvals)",
 }
 
 
@@ -55,6 +67,7 @@ class GitHubClient:
         max_wait: float = 60.0,
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        bot_login: str = DEFAULT_BOT_LOGIN,
     ) -> None:
         if not token:
             raise UsageError(
@@ -69,10 +82,12 @@ class GitHubClient:
         self.max_wait = max_wait
         self.timeout = timeout
         self.sleep = sleep
+        self.bot_login = bot_login  # whose comments and statuses are the review record
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> GitHubClient:
-        """A client from GITHUB_TOKEN / GITHUB_REPOSITORY / GITHUB_API_URL."""
+        """A client from GITHUB_TOKEN / GITHUB_REPOSITORY / GITHUB_API_URL / HUBDEPLOY_BOT_LOGIN."""
+        kwargs.setdefault("bot_login", settings.bot_login)
         return cls(
             token=settings.github_token or "",
             repository=settings.github_repository or "",
@@ -137,16 +152,16 @@ class GitHubClient:
         if attempt > self.max_retries:
             return None
         lower = {k.lower(): v for k, v in headers.items()}
-        message = _message(raw).lower()
+        message = response_message(raw).lower()
         rate_limited = status == 429 or (
             status == 403
             and (lower.get("x-ratelimit-remaining") == "0" or "rate limit" in message or "retry-after" in lower)
         )
         if rate_limited:
             if "retry-after" in lower:
-                wait = _number(lower["retry-after"], default=60.0)
+                wait = header_number(lower["retry-after"], default=60.0)
             elif lower.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in lower:
-                wait = _number(lower["x-ratelimit-reset"], default=0.0) - time.time() + 1
+                wait = header_number(lower["x-ratelimit-reset"], default=0.0) - time.time() + 1
             else:
                 wait = 60.0 * attempt  # GitHub's advice for secondary limits without a header
             wait = max(1.0, wait)
@@ -159,7 +174,7 @@ class GitHubClient:
         self, method: str, url: str, status: int, headers: Mapping[str, str], raw: bytes, purpose: str
     ) -> GitHubError:
         lower = {k.lower(): v for k, v in headers.items()}
-        message = _message(raw)
+        message = response_message(raw)
         where = f"{method} {urllib.parse.urlsplit(url).path}"
         if status == 401:
             return GitHubError(f"GitHub rejected the token ({where}): {message}", hint="check GITHUB_TOKEN")
@@ -184,7 +199,7 @@ class GitHubClient:
                 hint=f"check the repository {self.repository} and the PR/issue number, and the token's access",
             )
         if status == 422:
-            return GitHubError(f"GitHub rejected the request {where} (422): {message}", hint=_hint_422(message))
+            return GitHubError(f"GitHub rejected the request {where} (422): {message}", hint=hint_422(message))
         return GitHubError(f"GitHub failed {where} ({status}): {message}", hint="retry later; see githubstatus.com")
 
     def paginate(self, path: str, *, params: Mapping[str, Any] | None = None, purpose: str = "read") -> Iterator[Any]:
@@ -206,10 +221,17 @@ class GitHubClient:
     def _repo(self) -> str:
         return f"/repos/{self.repository}"
 
+    def _by_bot(self, item: Mapping[str, Any], who: str) -> bool:
+        return str((item.get(who) or {}).get("login") or "") == self.bot_login
+
     def find_comment(self, number: int, marker: str) -> dict[str, Any] | None:
-        """The (first) comment on PR/issue `number` whose body starts with `marker`."""
+        """The (first) comment on PR/issue `number` written by `bot_login` whose body starts with `marker`.
+
+        Anybody can comment on a PR: a comment by another user carrying the marker is ignored, never
+        updated and never read as the review record.
+        """
         for comment in self.paginate(f"{self._repo}/issues/{number}/comments", purpose="comment"):
-            if _carries(comment.get("body"), marker):
+            if _carries(comment.get("body"), marker) and self._by_bot(comment, "user"):
                 return comment
         return None
 
@@ -231,12 +253,83 @@ class GitHubClient:
             "PATCH", f"{self._repo}/issues/comments/{comment_id}", body={"body": body}, purpose="comment"
         ).data
 
-    def pr_for_commit(self, sha: str) -> int | None:
-        """The PR that a commit on the default branch came from (merged PRs first), or None."""
+    def pull_for_commit(self, sha: str) -> dict[str, Any] | None:
+        """The PR that a commit on the default branch came from (merged PRs first), or None.
+
+        GET /repos/{repo}/commits/{sha}/pulls: "the merged pull request that introduced the commit", else
+        the open ones holding it; each a pull request object with `number` and `head.sha`.
+        https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit
+        """
         pulls = self.request("GET", f"{self._repo}/commits/{sha}/pulls").data or []
         merged = [p for p in pulls if p.get("merged_at")]
-        chosen = (merged or pulls or [None])[0]
+        chosen: dict[str, Any] | None = (merged or pulls or [None])[0]
+        return chosen
+
+    def pr_for_commit(self, sha: str) -> int | None:
+        """The number of the PR a commit on the default branch came from (merged PRs first), or None."""
+        chosen = self.pull_for_commit(sha)
         return int(chosen["number"]) if chosen else None
+
+    def pull(self, number: int) -> dict[str, Any]:
+        """One pull request (`head.sha` is its head commit).
+
+        GET /repos/{repo}/pulls/{number}; needs `pull-requests: read`.
+        https://docs.github.com/rest/pulls/pulls#get-a-pull-request
+        """
+        data: dict[str, Any] = self.request("GET", f"{self._repo}/pulls/{number}").data or {}
+        return data
+
+    # -- commit statuses ---------------------------------------------------------------------------
+
+    def create_status(
+        self, sha: str, *, context: str, state: str, description: str, target_url: str | None = None
+    ) -> dict[str, Any]:
+        """Set the status `context` of commit `sha` (a new status; the latest per context is the one shown).
+
+        POST /repos/{repo}/statuses/{sha}, state error|failure|pending|success, description at most 140
+        characters; the token needs `statuses: write` (fine-grained: "Commit statuses" write).
+        https://docs.github.com/rest/commits/statuses#create-a-commit-status
+        """
+        if state not in STATUS_STATES:
+            raise UsageError(f"unknown commit status state {state!r}", hint=f"use one of {sorted(STATUS_STATES)}")
+        if len(description) > STATUS_DESCRIPTION_LIMIT:
+            description = description[: STATUS_DESCRIPTION_LIMIT - 1] + "…"
+        body: dict[str, Any] = {"state": state, "context": context, "description": description}
+        if target_url:
+            body["target_url"] = target_url
+        data: dict[str, Any] = self.request("POST", f"{self._repo}/statuses/{sha}", body=body, purpose="status").data
+        return data
+
+    def statuses(self, ref: str) -> Iterator[dict[str, Any]]:
+        """Every status of `ref`, newest first, by anybody.
+
+        GET /repos/{repo}/commits/{ref}/statuses: "returned in reverse chronological order. The first status
+        in the list will be the latest one"; paginated; needs `statuses: read`.
+        https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference
+        """
+        yield from self.paginate(f"{self._repo}/commits/{ref}/statuses", purpose="statuses")
+
+    def bot_status(self, ref: str, context: str) -> dict[str, Any] | None:
+        """The latest status `context` of `ref` created by `bot_login`, or None.
+
+        Any token with `statuses: write` can set any context: a status by another creator is ignored.
+        """
+        for status in self.statuses(ref):
+            if status.get("context") == context and self._by_bot(status, "creator"):
+                return status
+        return None
+
+    # -- environment approvals ---------------------------------------------------------------------
+
+    def run_approvals(self, run_id: str | int) -> list[dict[str, Any]]:
+        """The deployment reviews of a workflow run: [{"state": "approved"|"rejected"|..., "user": {"login"},
+        "environments": [{"name"}, ...], "comment"}].
+
+        GET /repos/{repo}/actions/runs/{run_id}/approvals; needs `actions: read`.
+        https://docs.github.com/rest/actions/workflow-runs#get-the-review-history-for-a-workflow-run
+        """
+        data = self.request("GET", f"{self._repo}/actions/runs/{run_id}/approvals", purpose="approvals").data
+        return [item for item in data or [] if isinstance(item, dict)]
 
     # -- drift issues ----------------------------------------------------------------------------
 
@@ -280,31 +373,3 @@ def _carries(body: str | None, marker: str) -> bool:
     """True when `body` starts with `marker`: a marker quoted further down (a plan that prints another
     env's marker, a human quoting one) must not make it someone else's comment."""
     return (body or "").lstrip().startswith(marker)
-
-
-def _message(raw: bytes) -> str:
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return raw[:200].decode(errors="replace").strip() or "no message"
-    if not isinstance(data, dict):
-        return str(data)[:200]
-    text = str(data.get("message", "no message"))
-    details = [e.get("message") or e.get("code") for e in data.get("errors") or [] if isinstance(e, dict)]
-    return text + (f" ({'; '.join(str(d) for d in details if d)})" if details else "")
-
-
-def _hint_422(message: str) -> str:
-    low = message.lower()
-    if "too long" in low or "maximum" in low:
-        return "the body is over GitHub's size limit; this is a bug in the comment cutting: report it"
-    if "label" in low:
-        return "create the label or give the job `issues: write`"
-    return "the request was malformed; re-run with --debug and report it"
-
-
-def _number(value: str, *, default: float) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return default

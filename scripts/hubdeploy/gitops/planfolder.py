@@ -4,7 +4,10 @@ A plan folder holds
 - `tfplan`: the binary plan (applied by `hubdeploy apply`; it holds secrets in clear, so CI never
   uploads it as an artifact: the deploy job re-plans and proves by the hash that it is the same plan),
 - `plan.txt`: `terraform show -no-color` of it (Terraform masks sensitive values there),
-- `summary.json`: counts, model table, warnings (sensitive values masked), plan hash, env, commit.
+- `summary.json`: counts, model table, warnings (sensitive values masked), plan hash, per-change digests
+  (`planhash.change_record`: digests only, no value), env, commit,
+and, in the deploy job, `accepted.json` (what deploy-check accepted the plan as) and `deploy-record.json`
+(what `hubdeploy apply` did).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from hubdeploy.errors import TerraformError, UsageError
 from hubdeploy.fsutil import atomic_write_bytes, atomic_write_json
 from hubdeploy.gitops import actions
 from hubdeploy.gitops.comment import CommentInput, render_job_summary
-from hubdeploy.gitops.planhash import plan_hash
+from hubdeploy.gitops.planhash import ChangeRecord, change_record, plan_hash
 from hubdeploy.gitops.plansummary import PlanSummary, summarize
+from hubdeploy.gitops.review import event_head
 from hubdeploy.infra import envroot
 from hubdeploy.infra.envroot import PLAN_FILE
 from hubdeploy.infra.tfcli import run_terraform
@@ -31,6 +35,8 @@ log = logging.getLogger(__name__)
 
 TEXT_FILE = "plan.txt"
 SUMMARY_FILE = "summary.json"
+ACCEPTED_FILE = "accepted.json"
+RECORD_FILE = "deploy-record.json"
 DEFAULT_WORKFLOW = "pr"
 
 
@@ -45,39 +51,68 @@ class PlanFolder:
     destroy: bool
     summary: PlanSummary
     text: str
+    changes: ChangeRecord | None = None  # per-change digests (None in folders written before they existed)
 
     @property
     def planfile(self) -> Path:
         return self.path / PLAN_FILE
 
-    def comment_input(self, *, workflow: str, status: str = "planned", run_url: str | None = None) -> CommentInput:
+    def comment_input(
+        self,
+        *,
+        workflow: str,
+        status: str = "planned",
+        run_url: str | None = None,
+        commit: str | None = None,
+        headline: str | None = None,
+    ) -> CommentInput:
+        """What the comment / job summary of this plan shows; `commit` overrides the folder's (a PR's head)."""
         return CommentInput(
             env=self.env,
             workflow=workflow,
             summary=self.summary,
             plan_text=self.text,
             plan_hash=self.plan_hash,
-            commit=self.commit,
+            commit=commit or self.commit,
             status=status,
             run_url=run_url,
+            changes=self.changes,
+            headline=headline,
         )
 
 
 def write_plan_folder(
-    root: envroot.EnvRoot, out: Path, *, commit: str, destroy: bool = False
+    root: envroot.EnvRoot,
+    out: Path,
+    *,
+    commit: str,
+    destroy: bool = False,
+    lock: bool = True,
+    lock_timeout: str | None = None,
+    refresh_only: bool = False,
 ) -> tuple[PlanFolder, dict[str, Any]]:
     """Plan `root` into `out` (tfplan, plan.txt, summary.json). Returns the folder and the raw plan JSON.
 
     The raw JSON holds sensitive values: it is returned for hashing and drift, never written.
+    `lock`, `lock_timeout` and `refresh_only` are envroot.plan's (lock=False: a speculative plan).
     """
     out.mkdir(parents=True, exist_ok=True)
-    for name in (PLAN_FILE, TEXT_FILE, SUMMARY_FILE):  # a failed plan must not leave an old one behind
+    # a failed plan must not leave an old one behind, nor an acceptance or a deploy record of an older plan
+    for name in (PLAN_FILE, TEXT_FILE, SUMMARY_FILE, ACCEPTED_FILE, RECORD_FILE):
         (out / name).unlink(missing_ok=True)
-    planned = envroot.plan(root, out=(out / PLAN_FILE).resolve(), destroy=destroy)
+    planned = envroot.plan(
+        root,
+        out=(out / PLAN_FILE).resolve(),
+        destroy=destroy,
+        lock=lock,
+        lock_timeout=lock_timeout,
+        refresh_only=refresh_only,
+    )
     doc = envroot.show_json(root, planned.path)
     text = run_terraform(["show", "-no-color", str(planned.path)], cwd=root.path, env=root.tf_env).stdout
     summary = summarize(doc)
     digest = plan_hash(doc)
+    changes = change_record(doc)
     atomic_write_bytes(out / TEXT_FILE, text.encode())
     atomic_write_json(
         out / SUMMARY_FILE,
@@ -88,10 +123,18 @@ def write_plan_folder(
             "destroy": destroy,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "summary": summary.to_json(),
+            "changes": changes.to_json(),
         },
     )
     folder = PlanFolder(
-        path=out, env=root.env, plan_hash=digest, commit=commit, destroy=destroy, summary=summary, text=text
+        path=out,
+        env=root.env,
+        plan_hash=digest,
+        commit=commit,
+        destroy=destroy,
+        summary=summary,
+        text=text,
+        changes=changes,
     )
     return folder, doc
 
@@ -116,6 +159,7 @@ def read_plan_folder(path: Path, *, env: str | None = None) -> PlanFolder:
         destroy=bool(meta.get("destroy")),
         summary=PlanSummary.from_json(meta["summary"]),
         text=text,
+        changes=ChangeRecord.from_json(meta.get("changes")),
     )
     if env is not None and folder.env != env:
         raise UsageError(f"{path} holds a plan for {folder.env}, not {env}", hint="pass the folder of the right env")
@@ -123,7 +167,11 @@ def read_plan_folder(path: Path, *, env: str | None = None) -> PlanFolder:
 
 
 def current_commit(settings: Settings) -> str:
-    """The commit being planned: GITHUB_SHA in Actions, else `git rev-parse HEAD`, else "unknown"."""
+    """The commit being planned: the PR's head commit on pull_request events (GITHUB_SHA is then a temporary
+    merge commit nobody knows), else GITHUB_SHA, else `git rev-parse HEAD`, else "unknown"."""
+    head = event_head(settings)
+    if head.event == "pull_request" and head.sha:
+        return head.sha
     if settings.git_commit:
         return settings.git_commit
     import subprocess
@@ -149,3 +197,41 @@ def check_planfile(folder: PlanFolder) -> Path:
             f"no plan file in {folder.path}", hint=f"run: hubdeploy plan --env {folder.env} --out {folder.path}"
         )
     return folder.planfile
+
+
+def current_changes(settings: Settings, folder: PlanFolder) -> ChangeRecord | None:
+    """The folder's per-change record with the planned values in memory (`terraform show -json` of its plan
+    file, so a value the reviewed plan knew only after apply can be matched), else the one in summary.json.
+
+    The planned values hold secrets in clear: they stay in memory, never written.
+    """
+    if not folder.planfile.is_file():
+        return folder.changes
+    root = envroot.open_root(settings, folder.env, initialise=False)
+    return change_record(envroot.show_json(root, folder.planfile.resolve()))
+
+
+def write_accepted(folder: PlanFolder, accepted: dict[str, Any]) -> Path:
+    """Record what deploy-check accepted this plan as (apply copies it into the deploy record)."""
+    path = folder.path / ACCEPTED_FILE
+    atomic_write_json(
+        path,
+        {
+            "env": folder.env,
+            "plan_hash": folder.plan_hash,
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **accepted,
+        },
+    )
+    return path
+
+
+def read_accepted(folder: PlanFolder) -> dict[str, Any] | None:
+    """What deploy-check accepted this very plan as, or None (not checked, or checked for another plan)."""
+    try:
+        accepted = json.loads((folder.path / ACCEPTED_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if not isinstance(accepted, dict) or accepted.get("plan_hash") != folder.plan_hash:
+        return None
+    return accepted

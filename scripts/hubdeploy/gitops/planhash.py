@@ -3,17 +3,33 @@ care about (an action, an address, a planned value) gives another.
 
 The PR comment and the plan artifact record it; at merge the deploy job re-plans and refuses to apply
 when the hash differs from the reviewed one (the state or the inputs moved since the review).
+
+Per-change digests (`change_record`) record each change on its own, normalized the same way, so a re-run
+after a failed or partial apply can be accepted when every change left is one the reviewed plan made
+(`converge`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from hubdeploy.errors import PlanChangedError, UsageError
-from hubdeploy.gitops.plandoc import UNKNOWN, norm_key, output_changes, planned_after, resource_changes
+from hubdeploy.gitops.plandoc import (
+    NOT_CHANGES,
+    UNKNOWN,
+    ResourceChange,
+    classify,
+    norm_key,
+    output_changes,
+    planned_after,
+    resource_changes,
+)
 from hubdeploy.infra.envroot import OBSERVED_COUNT_VARIABLE
 
 HASH_VERSION = "v1"
@@ -82,20 +98,19 @@ def _tokenize_count(resource_type: str, address: str, after: Any, observed: Any)
     return {**after, "production_variants": tokenized}
 
 
+def _normalized_after(rc: ResourceChange, observed: Any) -> Any:
+    """A change's planned values as the hash sees them (None for a delete)."""
+    if rc.verb == "delete":
+        return None
+    return _strip(_tokenize_count(rc.type, rc.address, planned_after(rc.change), observed))
+
+
 def normalize(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a plan that define what apply will do, in a canonical form."""
     observed = _observed(plan)
     # untouched resources are left out: their refreshed attributes are not part of the change
     resources = [
-        {
-            "address": rc.address,
-            "action": rc.verb,
-            "after": _strip(
-                None
-                if rc.verb == "delete"
-                else _tokenize_count(rc.type, rc.address, planned_after(rc.change), observed)
-            ),
-        }
+        {"address": rc.address, "action": rc.verb, "after": _normalized_after(rc, observed)}
         for rc in resource_changes(plan)
     ]
     resources.sort(key=lambda item: str(item["address"]))
@@ -125,3 +140,184 @@ def compare(*, env: str, reviewed: str, current: str) -> None:
             hint="something changed since the review (another merge, drift, new inputs): re-run the PR "
             "workflow or open a new PR so the new plan is reviewed",
         )
+
+
+# -- per-change digests: what a re-run after a failed or partial apply may still apply ---------------------
+
+RECORD_VERSION = 1
+DIGEST_CHARS = 32  # 128 bits of sha256: far beyond any accidental or crafted collision worth the effort
+DEPOSED = " (deposed)"  # key suffix of a deposed object's delete (an older object left by a failed replace)
+# Actions the re-plan may show for a change the reviewed plan made: a replace whose old object is already
+# gone (destroy-then-create failed after the destroy) is left as a create.
+_LEFT_OF = {"replace": frozenset({"replace", "create"})}
+KeyPath = tuple[str | int, ...]  # keys and list indexes into planned values
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a plan: its action and a digest of its normalized planned values.
+
+    `unknown` lists where the planned values were "known after apply": a re-plan after a partial apply knows
+    them (the config the failed apply created), and may hold any value there. `after` is kept in memory
+    only, never serialized: it holds sensitive values in clear.
+    """
+
+    action: str
+    digest: str
+    unknown: tuple[KeyPath, ...] = ()
+    after: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """Every change of one plan by key (address, or address + DEPOSED), and its changed outputs."""
+
+    changes: dict[str, Change]
+    outputs: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The serializable form (summary.json, the PR comment): no planned value, only digests."""
+        return {
+            "version": RECORD_VERSION,
+            "changes": {
+                key: [c.action, c.digest, [list(p) for p in c.unknown]] for key, c in sorted(self.changes.items())
+            },
+            "outputs": dict(sorted(self.outputs.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ChangeRecord | None:
+        """The record back from `to_json`, or None for anything else (an old folder, a mangled comment)."""
+        if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
+            return None
+        try:
+            changes = {
+                str(key): Change(
+                    action=str(item[0]),
+                    digest=str(item[1]),
+                    unknown=tuple(tuple(step for step in p if isinstance(step, str | int)) for p in item[2]),
+                )
+                for key, item in (data.get("changes") or {}).items()
+            }
+            outputs = {str(k): str(v) for k, v in (data.get("outputs") or {}).items()}
+        except (TypeError, IndexError, AttributeError):
+            return None
+        return cls(changes=changes, outputs=outputs)
+
+    def encode(self) -> str:
+        """A compact form safe inside an HTML comment: base64url of deflated JSON (addresses can hold `-->`)."""
+        raw = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> ChangeRecord | None:
+        """`encode`'s text back, or None when it is not one."""
+        try:
+            raw = zlib.decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            return cls.from_json(json.loads(raw))
+        except (ValueError, zlib.error):
+            return None
+
+
+def _digest(after: Any) -> str:
+    canonical = json.dumps(after, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:DIGEST_CHARS]
+
+
+def _unknown_paths(value: Any, path: KeyPath = ()) -> Iterator[KeyPath]:
+    """Where `value` (normalized planned values) holds the UNKNOWN marker."""
+    if value == UNKNOWN:
+        yield path
+    elif isinstance(value, dict):
+        for key in sorted(value):
+            yield from _unknown_paths(value[key], (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unknown_paths(item, (*path, index))
+
+
+def _mask(value: Any, path: KeyPath) -> Any:
+    """`value` with UNKNOWN at `path` (a copy). A list index that does not exist is left alone, so the
+    digest then differs: the change has another shape than the reviewed one."""
+    if not path:
+        return UNKNOWN
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict) and isinstance(head, str):
+        return {**value, head: _mask(value.get(head), rest)}
+    if isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value):
+        return [*value[:head], _mask(value[head], rest), *value[head + 1 :]]
+    return value
+
+
+def _keyed_changes(plan: Mapping[str, Any]) -> Iterator[tuple[str, ResourceChange]]:
+    """The plan's managed-resource changes (as `resource_changes`), keyed; a deposed object by its base address."""
+    for rc in plan.get("resource_changes") or []:
+        if rc.get("mode", "managed") != "managed":
+            continue
+        change = rc.get("change") or {}
+        verb = classify(change.get("actions") or [])
+        if verb in NOT_CHANGES:
+            continue
+        address = str(rc.get("address", "?"))
+        key = address + DEPOSED if rc.get("deposed") else address
+        yield key, ResourceChange(address=address, type=str(rc.get("type", "")), verb=verb, change=change)
+
+
+def change_record(plan: Mapping[str, Any]) -> ChangeRecord:
+    """Per-change digests of a plan: address -> action + digest of the planned values, normalized as in
+    `plan_hash` (volatile attributes and run-metadata tags dropped, the observed instance count tokenized)."""
+    observed = _observed(plan)
+    changes: dict[str, Change] = {}
+    for key, rc in _keyed_changes(plan):
+        after = _normalized_after(rc, observed)
+        if key in changes:  # several deposed objects at one address: one "delete what is deposed there"
+            continue
+        changes[key] = Change(action=rc.verb, digest=_digest(after), unknown=tuple(_unknown_paths(after)), after=after)
+    return ChangeRecord(changes=changes, outputs=output_changes(plan))
+
+
+def converge(reviewed: ChangeRecord, current: ChangeRecord) -> list[str]:
+    """Why `current` is not what is left of `reviewed`: one line per change it does not cover (empty: it is).
+
+    A change of `current` is covered when the reviewed plan made it: same address, same action (or a create
+    left of a replace), same planned values, where a value the reviewed plan knew only after apply may now
+    be anything. A deposed object's delete is covered when the reviewed plan deleted or replaced that address.
+    Without the planned values in memory (a record read back from a file) digests are compared as they are.
+    """
+    problems: list[str] = []
+    for key, change in sorted(current.changes.items()):
+        if key.endswith(DEPOSED):
+            base = reviewed.changes.get(key.removesuffix(DEPOSED))
+            if key in reviewed.changes or (base is not None and base.action in {"replace", "delete"}):
+                continue
+            problems.append(f"{key}: delete, which the reviewed plan does not do")
+            continue
+        old = reviewed.changes.get(key)
+        if old is None:
+            problems.append(f"{key}: {change.action}, not in the reviewed plan")
+            continue
+        if change.action != old.action and change.action not in _LEFT_OF.get(old.action, frozenset()):
+            problems.append(f"{key}: {change.action} now, {old.action} in the reviewed plan")
+            continue
+        digest = change.digest
+        if old.unknown and change.after is not None:  # planned values in memory: mask what was unknown
+            masked = change.after
+            for path in old.unknown:
+                masked = _mask(masked, path)
+            digest = _digest(masked)
+        if digest != old.digest:
+            problems.append(f"{key}: planned values differ from the reviewed plan")
+    for name, verb in sorted(current.outputs.items()):
+        if name not in reviewed.outputs:
+            problems.append(f"output {name}: {verb}, not in the reviewed plan")
+    return problems
+
+
+def differences(reviewed: ChangeRecord, current: ChangeRecord) -> list[str]:
+    """Every way `current` differs from `reviewed`, both directions (for a reviewer: what to look at)."""
+    problems = converge(reviewed, current)
+    covered = {key.removesuffix(DEPOSED) for key in current.changes}
+    for key, change in sorted(reviewed.changes.items()):
+        if key.removesuffix(DEPOSED) not in covered:
+            problems.append(f"{key}: {change.action} in the reviewed plan, no longer planned")
+    return problems
