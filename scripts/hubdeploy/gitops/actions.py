@@ -36,6 +36,21 @@ def set_outputs(settings: Settings, **outputs: str | bool | int) -> None:
         fh.write(lines)
 
 
+def set_env(settings: Settings, **values: str) -> None:
+    """Append `NAME=value` lines to GITHUB_ENV, so the job's later steps see them; no-op outside Actions.
+
+    Names are kept as given (environment variables are case-sensitive). A value spanning lines is refused:
+    it would need the heredoc form, and a newline in a variable would otherwise set another variable.
+    https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#setting-an-environment-variable
+    """
+    path = settings.environ.get("GITHUB_ENV")
+    if not path:
+        return
+    lines = "".join(f"{name}={_step_value(value)}\n" for name, value in values.items())
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(lines)
+
+
 def append_summary(settings: Settings, markdown: str) -> None:
     """Append Markdown to the job summary (GITHUB_STEP_SUMMARY); no-op outside Actions."""
     if settings.github_step_summary is None:
