@@ -32,11 +32,15 @@ COMMANDS: tuple[str, ...] = (
     "apply",
     "comment",
     "deploy_check",
+    "gate",
     "record_endpoint",
     "smoke",
     "rollback",
     "drift",
+    "target",
     "destroy_guard",
+    "unlock",
+    "checks",
     "preview",
     "local",
 )
@@ -71,7 +75,7 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
     try:
         return int(args.handler(args, settings) or 0)
     except HubdeployError as exc:
-        return _fail(args, exc.one_line())
+        return _fail(args, exc.one_line(), code=exc.exit_code)
     except OSError as exc:
         # Disk full, permission denied, a folder where a file should be: the OS's words and the path.
         where = f": {exc.filename}" if exc.filename else ""
@@ -82,12 +86,12 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
         return 130
 
 
-def _fail(args: argparse.Namespace, line: str) -> int:
+def _fail(args: argparse.Namespace, line: str, *, code: int = 1) -> int:
     """One line: an `::error::` annotation in GitHub Actions, `ERROR: ...` on a terminal (traceback with --debug)."""
     if args.debug:
         log.exception("failed")
     annotate("error", f"hubdeploy {args.command}: {line}")
-    return 1
+    return code
 
 
 if __name__ == "__main__":

@@ -25,6 +25,15 @@ CLIENT_SECRET_VAR = "HUBDEPLOY_CLIENT_SECRET"  # noqa: S105 - a variable name: t
 API_KEY_VAR = "HUBDEPLOY_API_KEY"  # the API key when the caller may not read it from API Gateway
 LOCAL_MODEL_VAR = "HUBDEPLOY_LOCAL_MODEL"  # auto (default) | hub | standin: the local stack's model
 STANDIN_SIZE_VAR = "HUBDEPLOY_STANDIN_SIZE"  # tiny | base: force a stand-in model of that size
+LOCK_TIMEOUT_VAR = "HUBDEPLOY_LOCK_TIMEOUT"  # how long apply/destroy wait for the state lock (terraform duration)
+BOT_LOGIN_VAR = "HUBDEPLOY_BOT_LOGIN"  # the login whose comments and statuses are the review record
+VARS_JSON_VAR = "HUBDEPLOY_VARS"  # the workflow's `toJSON(vars)`: per-env AWS targets (hubdeploy target)
+SMOKE_API_URL_VAR = "HUBDEPLOY_SMOKE_API_URL"  # smoke this URL instead of the api_url output (a proxy, a domain)
+
+DEFAULT_LOCK_TIMEOUT = "10m"
+# GITHUB_TOKEN's identity: what the workflow writes is authored by this login (a GitHub App token would be
+# "<app-slug>[bot]": set HUBDEPLOY_BOT_LOGIN).
+DEFAULT_BOT_LOGIN = "github-actions[bot]"
 
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 TRUE_WORDS = frozenset({"1", "true", "yes"})
@@ -78,6 +87,12 @@ class Settings:
     github_output: Path | None = None  # GITHUB_OUTPUT: the step-outputs file
     github_step_summary: Path | None = None  # GITHUB_STEP_SUMMARY: the job-summary file
     github_event_path: Path | None = None  # GITHUB_EVENT_PATH: the triggering event's payload
+    github_event_name: str | None = None  # GITHUB_EVENT_NAME: pull_request, merge_group, push, schedule, ...
+    github_run_id: str | None = None  # GITHUB_RUN_ID: this run (its environment approvals)
+    bot_login: str = DEFAULT_BOT_LOGIN  # HUBDEPLOY_BOT_LOGIN
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT  # HUBDEPLOY_LOCK_TIMEOUT
+    github_vars_json: str | None = None  # HUBDEPLOY_VARS
+    smoke_api_url: str | None = None  # HUBDEPLOY_SMOKE_API_URL
     git_commit: str | None = None
     in_github_actions: bool = False
     api_token: str | None = field(default=None, repr=False)  # HUBDEPLOY_API_TOKEN
@@ -111,6 +126,12 @@ class Settings:
             github_output=_path(env.get("GITHUB_OUTPUT")),
             github_step_summary=_path(env.get("GITHUB_STEP_SUMMARY")),
             github_event_path=_path(env.get("GITHUB_EVENT_PATH")),
+            github_event_name=env.get("GITHUB_EVENT_NAME") or None,
+            github_run_id=run_id or None,
+            bot_login=env.get(BOT_LOGIN_VAR) or DEFAULT_BOT_LOGIN,
+            lock_timeout=env.get(LOCK_TIMEOUT_VAR) or DEFAULT_LOCK_TIMEOUT,
+            github_vars_json=env.get(VARS_JSON_VAR) or None,
+            smoke_api_url=(env.get(SMOKE_API_URL_VAR) or "").rstrip("/") or None,
             git_commit=env.get("GITHUB_SHA") or None,
             in_github_actions=env.get("GITHUB_ACTIONS") == "true",
             api_token=env.get(API_TOKEN_VAR) or None,

@@ -76,12 +76,8 @@ data "aws_iam_policy_document" "plan" {
     resources = ["${local.state_arn}/envs/*"]
   }
 
-  # use_lockfile: a plan takes the lock by writing <key>.tflock and deletes it afterwards
-  statement {
-    sid       = "StateLock"
-    actions   = ["s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.state_arn}/envs/*/terraform.tfstate.tflock"]
-  }
+  # No state lock: every plan this role runs is speculative (PR, merge queue, deploy gate, drift, destroy plan:
+  # `hubdeploy plan --no-lock`), so a PR job can never hold, leak or break an environment's lock.
 
   # publish: new keys only, never an overwrite (the artifact bucket's policy refuses a PutObject or
   # CompleteMultipartUpload without If-None-Match, `hubdeploy bootstrap`), tags; no delete

@@ -1,7 +1,8 @@
 # GitHub Actions authenticates to AWS with short-lived OIDC tokens: no access keys exist anywhere.
 # Two roles, so a pull request can never change infrastructure:
-# - plan: assumable from pull requests and the default branch; reads the stack, reads state, writes
-#   only the state lock file and content-addressed artifacts (publish never overwrites a key);
+# - plan: assumable from pull requests, the merge queue and the default branch; reads the stack and state
+#   (never the state lock: its plans are speculative) and writes only content-addressed artifacts (publish
+#   never overwrites a key);
 # - apply: assumable only from jobs bound to a GitHub Environment (dev/staging/prod), so required
 #   reviewers and branch rules on those environments gate every apply and destroy.
 
@@ -9,8 +10,11 @@ locals {
   github_host = "token.actions.githubusercontent.com"
   oidc_arn    = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : data.aws_iam_openid_connect_provider.github[0].arn
 
-  plan_subjects  = ["repo:${var.repository}:pull_request", "repo:${var.repository}:ref:refs/heads/${var.default_branch}"]
-  apply_subjects = [for env in var.environments : "repo:${var.repository}:environment:${env}"]
+  plan_subjects = ["repo:${var.repository}:pull_request", "repo:${var.repository}:ref:refs/heads/${var.default_branch}"]
+  # the merge queue tests each entry on a temporary branch gh-readonly-queue/<base>/pr-<n>-<sha>
+  # https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/configuring-pull-request-merges/managing-a-merge-queue
+  merge_queue_subject = "repo:${var.repository}:ref:refs/heads/gh-readonly-queue/${var.default_branch}/*"
+  apply_subjects      = [for env in var.environments : "repo:${var.repository}:environment:${env}"]
 }
 
 resource "aws_iam_openid_connect_provider" "github" {
@@ -44,6 +48,25 @@ data "aws_iam_policy_document" "trust_plan" {
       test     = "StringEquals"
       variable = "${local.github_host}:sub"
       values   = local.plan_subjects
+    }
+  }
+  # the merge queue's temporary branches of the default branch (a second statement: conditions in one are ANDed)
+  statement {
+    sid     = "GitHubMergeQueue"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [local.oidc_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${local.github_host}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "${local.github_host}:sub"
+      values   = [local.merge_queue_subject]
     }
   }
 }

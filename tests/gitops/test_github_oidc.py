@@ -65,14 +65,27 @@ def test_roles_trust_exactly_the_repository_and_its_environments(tmp_path, emula
     assert outputs["github_variables"]["value"]["AWS_PLAN_ROLE_ARN"] == plan["Arn"]
 
     def subjects(role):
-        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
-        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-        assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-        sub = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-        return sorted([sub] if isinstance(sub, str) else sub)
+        found = []
+        for statement in role["AssumeRolePolicyDocument"]["Statement"]:
+            assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+            condition = statement["Condition"]
+            assert condition["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+            for test in ("StringEquals", "StringLike"):
+                sub = condition.get(test, {}).get("token.actions.githubusercontent.com:sub")
+                if sub:
+                    found += [f"{test}:{s}" for s in ([sub] if isinstance(sub, str) else sub)]
+        return sorted(found)
 
-    assert subjects(plan) == ["repo:my-org/hubdeploy:pull_request", "repo:my-org/hubdeploy:ref:refs/heads/main"]
-    assert subjects(apply) == [f"repo:my-org/hubdeploy:environment:{e}" for e in ("dev", "prod", "staging")]
+    # the merge queue's temporary branches (gh-readonly-queue/main/pr-<n>-<sha>) plan too, by pattern, in a
+    # statement of their own (conditions of one statement are ANDed)
+    assert subjects(plan) == [
+        "StringEquals:repo:my-org/hubdeploy:pull_request",
+        "StringEquals:repo:my-org/hubdeploy:ref:refs/heads/main",
+        "StringLike:repo:my-org/hubdeploy:ref:refs/heads/gh-readonly-queue/main/*",
+    ]
+    assert subjects(apply) == [
+        f"StringEquals:repo:my-org/hubdeploy:environment:{e}" for e in ("dev", "prod", "staging")
+    ]
 
     plan_policy = iam.get_role_policy(RoleName="hubdeploy-github-plan", PolicyName="plan")["PolicyDocument"]
     writes = {
@@ -81,11 +94,10 @@ def test_roles_trust_exactly_the_repository_and_its_environments(tmp_path, emula
         for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         if action.split(":")[1].startswith(("Put", "Delete", "Create", "Update", "Attach"))
     }
-    # the plan role writes only the lock file and artifacts, deletes only the lock file
-    assert (
-        writes["s3:DeleteObject"]
-        == "arn:aws:s3:::hubdeploy-tfstate-123456789012-us-east-1/envs/*/terraform.tfstate.tflock"
-    )
+    # the plan role writes only artifacts (new keys), never the state or its lock file (its plans are --no-lock),
+    # and deletes nothing
+    assert "s3:DeleteObject" not in writes
+    assert all("tfstate" not in str(resource) for resource in writes.values()), writes
     assert {a.split(":")[0] for a in writes} == {"s3"}
 
     apply_policy = iam.get_role_policy(RoleName="hubdeploy-github-apply", PolicyName="apply")["PolicyDocument"]

@@ -34,7 +34,11 @@ SAMPLES = {
     "CONFIRM": "dev",
     "ALLOW_PROD": "false",
     "REVIEWED_HASH": "sha256:" + "0" * 64,
+    "APPROVED_HASH": "sha256:" + "1" * 64,
+    "NEEDS_JSON": '{"test": {"result": "success", "outputs": {}}}',
 }
+PLAN_ROLE = "${{ steps.target.outputs.plan-role }}"
+APPLY_ROLE = "${{ steps.target.outputs.apply-role }}"
 
 
 def load(path: Path) -> dict:
@@ -57,10 +61,15 @@ def run_steps():
                 yield pytest.param(step["run"], id=f"{path.stem}:{job_name}:{step['run'][:60]}")
 
 
+def command_words(line: str) -> list[str]:
+    """The words of a run step, without the `exec` that hands the step's process to the command."""
+    words = shlex.split(line.strip())
+    return words[1:] if words[:1] == ["exec"] else words
+
+
 def hubdeploy_calls():
     for param in run_steps():
-        line = param.values[0].strip()
-        words = shlex.split(line)
+        words = command_words(param.values[0])
         if Path(words[0]).name == "hubdeploy":
             yield pytest.param(words[1:], id=param.id)
 
@@ -96,8 +105,13 @@ def test_every_run_step_is_one_hubdeploy_terraform_or_make_call(command):
     assert "\n" not in line, "one command per run step"
     assert not re.search(r"[;&|`<>]|\$\(", line), f"no shell plumbing in {line!r}"
     assert "${{" not in line, "expressions go through env:, never into the script (template injection)"
-    program = Path(shlex.split(line)[0]).name
+    program = Path(command_words(line)[0]).name
     assert program in {"hubdeploy", "terraform", "make"}, line
+    # GitHub's cancel signals the step's shell, which does not pass them on: `exec` makes hubdeploy the step's
+    # process, so a cancelled run's terraform is stopped gracefully and releases the state lock
+    # (https://github.com/orgs/community/discussions/26311; hubdeploy.infra.tfcli forwards them to terraform)
+    if program == "hubdeploy":
+        assert line.startswith("exec "), f"run hubdeploy with exec: {line!r}"
 
 
 @pytest.mark.unit
@@ -118,7 +132,7 @@ def test_actions_are_pinned_by_full_sha_with_a_version_comment():
     for path in WORKFLOWS:
         text = path.read_text()
         for line in text.splitlines():
-            found = re.search(r"uses:\s*(\S+)(.*)$", line)
+            found = re.search(r"^\s*(?:- )?uses:\s*(\S+)(.*)$", line)
             if not found:
                 continue
             ref, rest = found.groups()
@@ -161,7 +175,7 @@ def test_least_permissions_and_oidc_only():
             for step in job.get("steps") or []:
                 if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials"):
                     role = step["with"]["role-to-assume"]
-                    assert role in {"${{ vars.AWS_PLAN_ROLE_ARN }}", "${{ vars.AWS_APPLY_ROLE_ARN }}"}
+                    assert role in {PLAN_ROLE, APPLY_ROLE}, f"{path.name}:{job_name}: the env's role (hubdeploy target)"
                 if str(step.get("uses", "")).startswith("actions/checkout"):
                     assert step["with"]["persist-credentials"] is False
 
@@ -176,29 +190,82 @@ def test_plan_jobs_use_the_plan_role_and_apply_jobs_the_apply_role():
         }
 
     wf = REPO / ".github" / "workflows"
-    assert roles(wf / "pr.yml", "plan") == {"${{ vars.AWS_PLAN_ROLE_ARN }}"}
-    assert roles(wf / "drift.yml", "drift") == {"${{ vars.AWS_PLAN_ROLE_ARN }}"}
-    assert roles(wf / "destroy.yml", "plan") == {"${{ vars.AWS_PLAN_ROLE_ARN }}"}
-    assert roles(wf / "destroy.yml", "destroy") == {"${{ vars.AWS_APPLY_ROLE_ARN }}"}
-    assert roles(wf / "deploy-env.yml", "deploy") == {"${{ vars.AWS_APPLY_ROLE_ARN }}"}
+    assert roles(wf / "pr.yml", "plan") == {PLAN_ROLE}
+    assert roles(wf / "drift.yml", "drift") == {PLAN_ROLE}
+    assert roles(wf / "destroy.yml", "plan") == {PLAN_ROLE}
+    assert roles(wf / "destroy.yml", "destroy") == {APPLY_ROLE}
+    assert roles(wf / "deploy-env.yml", "gate") == {PLAN_ROLE}
+    assert roles(wf / "deploy-env.yml", "deploy") == {APPLY_ROLE}
+
+
+@pytest.mark.unit
+def test_every_aws_job_resolves_its_env_target_first_and_installs_only_the_cli():
+    # per-env accounts: the role and region come from `hubdeploy target` (per-env variables first), never from
+    # one shared variable; and a job that only runs the CLI installs only the CLI (make cli: no torch)
+    for path in WORKFLOWS:
+        for job_name, job in load(path)["jobs"].items():
+            job_steps = job.get("steps") or []
+            aws = [i for i, s in enumerate(job_steps) if "configure-aws-credentials" in str(s.get("uses", ""))]
+            if not aws:
+                continue
+            target = next(i for i, s in enumerate(job_steps) if "hubdeploy target" in s.get("run", ""))
+            assert job_steps[target]["id"] == "target" and target < aws[0], f"{path.name}:{job_name}"
+            assert job_steps[aws[0]]["with"]["aws-region"] == "${{ steps.target.outputs.region }}"
+            env = {**(load(path).get("env") or {}), **(job.get("env") or {})}
+            assert env["HUBDEPLOY_VARS"] == "${{ toJSON(vars) }}", f"{path.name}:{job_name}"
+            runs = [s.get("run", "").split("#")[0].strip() for s in job_steps]
+            assert "make cli" in runs and "make venv" not in runs, f"{path.name}:{job_name}: make cli"
+
+
+@pytest.mark.unit
+def test_speculative_plans_take_no_lock_and_the_deploy_plan_waits_for_it():
+    def plans(workflow: str, job: str) -> list[str]:
+        found = [s.get("run", "") for n, _j, s in steps(load(REPO / ".github" / "workflows" / workflow)) if n == job]
+        return [r for r in found if "hubdeploy plan " in r]
+
+    for workflow, job in (("pr.yml", "plan"), ("deploy-env.yml", "gate"), ("destroy.yml", "plan")):
+        assert plans(workflow, job) and all("--no-lock" in r for r in plans(workflow, job)), f"{workflow}:{job}"
+    for workflow, job in (("deploy-env.yml", "deploy"), ("destroy.yml", "destroy")):
+        assert plans(workflow, job) and not any("--no-lock" in r for r in plans(workflow, job)), f"{workflow}:{job}"
+
+
+@pytest.mark.unit
+def test_one_required_check_reports_for_branches_forks_and_the_merge_queue():
+    data = load(REPO / ".github" / "workflows" / "pr.yml")
+    assert set(data["on"]) == {"pull_request", "merge_group"}
+    result = data["jobs"]["result"]
+    assert result["name"] == "hubdeploy result" and result["if"] == "always()"
+    assert set(result["needs"]) == set(data["jobs"]) - {"result"}
+    assert "id-token" not in result["permissions"], "a fork's run has no OIDC token: the check must not need one"
+    plan = data["jobs"]["plan"]
+    assert "merge_group" in plan["if"] and "head.repo.full_name == github.repository" in plan["if"]
+    assert plan["permissions"]["statuses"] == "write", "the plan hash is recorded as a commit status"
 
 
 @pytest.mark.unit
 def test_deploy_goes_dev_then_staging_then_prod_each_behind_its_environment():
     deploy = load(REPO / ".github" / "workflows" / "deploy.yml")
     assert deploy["on"] == {"push": {"branches": ["main"]}}
+    # merges deploy one after the other, none replacing a pending one (GitHub's default without `queue`)
+    assert deploy["concurrency"] == {"group": "deploy", "cancel-in-progress": False, "queue": "max"}
     jobs = deploy["jobs"]
     assert [jobs[e]["with"]["env"] for e in ("dev", "staging", "prod")] == ["dev", "staging", "prod"]
     assert "needs" not in jobs["dev"] and jobs["staging"]["needs"] == "dev" and jobs["prod"]["needs"] == "staging"
-    job = load(REPO / ".github" / "workflows" / "deploy-env.yml")["jobs"]["deploy"]
+    env_jobs = load(REPO / ".github" / "workflows" / "deploy-env.yml")["jobs"]
+    gate, job = env_jobs["gate"], env_jobs["deploy"]
+    # the gate plans without an environment, so an env with no changes never waits for its reviewers
+    assert "environment" not in gate and job["needs"] == "gate"
+    assert job["if"] == "needs.gate.outputs.deploy == 'true'"
     assert job["environment"] == "${{ inputs.env }}"
-    assert job["concurrency"] == {"group": "hubdeploy-${{ inputs.env }}", "cancel-in-progress": False}
+    assert job["concurrency"] == {"group": "hubdeploy-${{ inputs.env }}", "cancel-in-progress": False, "queue": "max"}
     runs = [s.get("run", "") for s in job["steps"]]
     order = ["deploy-check", "record-endpoint", "hubdeploy apply", "hubdeploy smoke", "hubdeploy rollback"]
     positions = [next(i for i, r in enumerate(runs) if word in r) for word in order]
     assert positions == sorted(positions), "check the plan, record, apply, smoke, then roll back on failure"
-    rollback = job["steps"][positions[-1]]
-    assert rollback["if"] == "failure() && steps.smoke.outcome == 'failure'"
+    smoke, rollback = job["steps"][positions[-2]], job["steps"][positions[-1]]
+    assert smoke["if"] == "always() && steps.record.outcome == 'success'", "smoke after a failed apply too"
+    assert rollback["if"] == "always() && steps.smoke.outcome == 'failure'"
+    assert "--approved-hash" in runs[positions[0]]
 
 
 @pytest.mark.unit

@@ -26,6 +26,7 @@ from hubdeploy.artifacts.publish import publish
 from hubdeploy.artifacts.standin import install_in_hf_cache
 from hubdeploy.checkout import copy_checkout
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, artifacts_path, write_pin
+from hubdeploy.errors import TerraformError
 from hubdeploy.infra import envroot
 from hubdeploy.infra.bootstrap import bootstrap
 from hubdeploy.infra.emulator.override import OVERRIDE_FILE
@@ -239,11 +240,20 @@ def test_the_apply_role_applies_dev(proof: Proof):
 
 def test_the_plan_role_refreshes_the_applied_stack(proof: Proof):
     proof.authz(enforce=True)
-    plan = envroot.plan(proof.env_root("plan"))
+    plan = envroot.plan(proof.env_root("plan"), lock=False)  # what every plan-role job runs (speculative)
     assert not plan.has_changes
     report = proof.authz()
     assert not denied(report), denied(report)
     assert {"lambda:GetFunction", "sagemaker:DescribeEndpoint", "iam:GetRole"} <= set(report["checked"])
+
+
+def test_the_plan_role_cannot_take_the_state_lock(proof: Proof):
+    # a PR job can never hold (or leak) an environment's lock: its role may not write the lock file
+    proof.authz(enforce=True)
+    with pytest.raises(TerraformError, match="lock"):
+        envroot.plan(proof.env_root("plan"), lock=True, lock_timeout="0s")
+    refused = proof.authz()["denied"]
+    assert any("s3:PutObject" in d and ".tflock" in d for d in refused), refused
 
 
 def test_the_apply_role_applies_a_pin_change(

@@ -1,10 +1,12 @@
-"""`hubdeploy pin --env ENV [--revision REF] [--model-id ID] [--no-resolve]`: pin a Hub commit for an env."""
+"""`hubdeploy pin --env ENV [--revision REF] [--model-id ID] [--no-resolve] | --remove`: pin a Hub commit for an
+env, or remove its pin (an env without a pin is never planned or deployed: keep a destroyed env gone)."""
 
 from __future__ import annotations
 
 import argparse
 
 from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.errors import UsageError
 from hubdeploy.gitops import promotion
 from hubdeploy.settings import Settings
 
@@ -24,10 +26,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="write REF as given (dev only: a moving ref makes dev follow the branch)",
     )
+    parser.add_argument(
+        "--remove",
+        action="store_true",
+        help="delete the env's pin: CI then skips the env (after a destroy, keeps it from being recreated)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.remove:
+        if args.revision or args.model_id or args.no_resolve:
+            raise UsageError(
+                "--remove takes no revision or model", hint=f"run: hubdeploy pin --env {args.env} --remove"
+            )
+        removed = promotion.unpin(settings, env=args.env)
+        if removed is None:
+            print(f"{args.env}: not pinned; nothing to remove")
+        else:
+            print(f"{args.env}: pin removed ({removed}); commit it: CI no longer plans or deploys {args.env}")
+        return 0
     change = promotion.pin(
         settings, env=args.env, revision=args.revision, model_id=args.model_id, resolve=not args.no_resolve
     )

@@ -23,6 +23,7 @@ from hubdeploy.envs import (
     write_pin,
 )
 from hubdeploy.errors import PinError, UsageError
+from hubdeploy.fsutil import atomic_write_json
 from hubdeploy.log import warn
 
 if TYPE_CHECKING:
@@ -51,6 +52,17 @@ def _previous_revision(repo_root: Path, env: str) -> str | None:
         return read_pin(repo_root, env, validate=False).hub_revision
     except PinError:
         return None
+
+
+def unpin(settings: Settings, *, env: str) -> Path | None:
+    """Set `env`'s pinned revision to null (the unpinned state staging and prod start in: CI skips the env).
+    Returns the pin file relative to the checkout, or None when it was not pinned."""
+    check_env(env)
+    if not is_pinned(settings, env):
+        return None
+    path = pin_path(settings.repo_root, env)
+    atomic_write_json(path, {"hub_model_id": current_model_id(settings.repo_root, env), "hub_revision": None})
+    return path.relative_to(settings.repo_root)
 
 
 def pin(
