@@ -65,7 +65,7 @@ demo: $(STAMP) ## run the whole pipeline locally: pin -> build -> publish -> app
 test: $(STAMP) ## run every test (unit, terraform against moto, end to end) but the long workflow scenarios
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not long" $(PYTEST_ARGS)
 
-test-workflows: $(STAMP) ## the long workflow scenarios (act): three envs, merge queue, drift, failed apply, rollback
+test-workflows: $(STAMP) ## the long scenarios: act (three envs, merge queue, drift, failed apply, rollback), the CLI pipeline
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m long $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy, terraform fmt, checkov, parliament (IAM policies), actionlint, zizmor
