@@ -61,10 +61,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not commit:
         raise TerraformError("no commit to look up", hint="pass --commit SHA (in Actions GITHUB_SHA is set)")
     client = GitHubClient.from_settings(settings)
-    lookup = review.find_review(client, env=args.env, commit=commit, workflow=args.workflow)
-    differs = lookup.review is not None and lookup.review.plan_hash != folder.plan_hash
-    current = planfolder.current_changes(settings, folder) if differs else None  # terraform show: only if needed
-    verdict = review.assess(lookup, plan_hash=folder.plan_hash, current=current)
+    verdict = planfolder.assess_against_review(settings, folder, client, commit=commit, workflow=args.workflow)
+    lookup = verdict.lookup
     found = verdict.review
     facts: dict[str, Any] = {
         "commit": commit,

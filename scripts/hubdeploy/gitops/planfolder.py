@@ -21,8 +21,9 @@ from typing import Any
 
 from hubdeploy.errors import TerraformError, UsageError
 from hubdeploy.fsutil import atomic_write_bytes, atomic_write_json
-from hubdeploy.gitops import actions
+from hubdeploy.gitops import actions, review
 from hubdeploy.gitops.comment import CommentInput, render_job_summary
+from hubdeploy.gitops.github import GitHubClient
 from hubdeploy.gitops.planhash import ChangeRecord, change_record, plan_hash
 from hubdeploy.gitops.plansummary import PlanSummary, summarize
 from hubdeploy.gitops.review import event_head
@@ -235,3 +236,14 @@ def read_accepted(folder: PlanFolder) -> dict[str, Any] | None:
     if not isinstance(accepted, dict) or accepted.get("plan_hash") != folder.plan_hash:
         return None
     return accepted
+
+
+def assess_against_review(
+    settings: Settings, folder: PlanFolder, client: GitHubClient, *, commit: str, workflow: str
+) -> review.Assessment:
+    """The folder's plan against the review record of `commit` (what gate and deploy-check both decide on); the
+    plan file is shown (`terraform show -json`) only when its hash differs from the reviewed one."""
+    lookup = review.find_review(client, env=folder.env, commit=commit, workflow=workflow)
+    differs = lookup.review is not None and lookup.review.plan_hash != folder.plan_hash
+    current = current_changes(settings, folder) if differs else None
+    return review.assess(lookup, plan_hash=folder.plan_hash, current=current)
