@@ -21,6 +21,7 @@ hubdeploy with `exec` to receive them), so there forwarding is the only way they
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import re
@@ -54,6 +55,8 @@ _LOCK_FIELD = re.compile(r"^[\s│]*(ID|Path|Operation|Who|Version|Created|Info)
 _FORCE_UNLOCK = re.compile(r"terraform force-unlock (?:-force )?([0-9A-Za-z-]+)")
 # Where machine images keep an offline filesystem mirror of providers (registry.terraform.io/...).
 MIRROR_CANDIDATES: tuple[str, ...] = ("/opt/tf-plugins", "/usr/share/terraform/plugins", "~/.terraform.d/plugins")
+# The shared provider cache (terraform's own variable: it wins over the CLI config's plugin_cache_dir).
+PLUGIN_CACHE_VAR = "TF_PLUGIN_CACHE_DIR"
 
 
 def terraform_binary(env: Mapping[str, str]) -> str:
@@ -76,13 +79,10 @@ def find_provider_mirror(env: Mapping[str, str]) -> Path | None:
 
 
 def write_cli_config(cache_dir: Path, env: Mapping[str, str]) -> Path:
-    """Write `<cache_dir>/terraformrc`: the offline mirror for hashicorp/* if one exists, else the
-    registry; plus a shared plugin cache so each root does not copy the ~700 MB provider again."""
+    """Write `<cache_dir>/terraformrc`: the offline mirror for hashicorp/* if one exists, else the registry."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    plugin_cache = cache_dir / "plugin-cache"
-    plugin_cache.mkdir(exist_ok=True)
     mirror = find_provider_mirror(env)
-    lines = [f'plugin_cache_dir = "{plugin_cache}"', "plugin_cache_may_break_dependency_lock_file = true"]
+    lines = ["plugin_cache_may_break_dependency_lock_file = true"]
     if mirror:
         lines += [
             "provider_installation {",
@@ -101,13 +101,48 @@ def write_cli_config(cache_dir: Path, env: Mapping[str, str]) -> Path:
 
 
 def terraform_env(repo_root: Path, base: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Process environment for terraform: `base` (Settings.environ), our CLI config, no prompts, plus `extra`."""
+    """Process environment for terraform: `base` (Settings.environ), our CLI config, a shared plugin cache (so
+    each root does not copy the ~700 MB provider again; one the caller set is kept), no prompts, plus `extra`."""
     env = dict(base)
-    env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(repo_root / ".cache" / "terraform", env))
+    cache_dir = repo_root / ".cache" / "terraform"
+    env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(cache_dir, env))
+    if not env.get(PLUGIN_CACHE_VAR):
+        env[PLUGIN_CACHE_VAR] = str(cache_dir / "plugin-cache")
     env["TF_IN_AUTOMATION"] = "1"
     env["TF_INPUT"] = "0"
     env.update(extra or {})
     return env
+
+
+def plugin_cache_lock_path(env: Mapping[str, str]) -> Path | None:
+    """The lock file beside the plugin cache of `env` (None: no cache, nothing to serialise)."""
+    cache = env.get(PLUGIN_CACHE_VAR)
+    if not cache:
+        return None
+    folder = Path(cache).expanduser()
+    return folder.with_name(folder.name + ".lock")
+
+
+@contextlib.contextmanager
+def plugin_cache_held(args: Sequence[str], env: Mapping[str, str]) -> Iterator[None]:
+    """Hold an exclusive lock on the plugin cache while `terraform init` may write it.
+
+    Terraform's plugin cache is not safe for concurrent inits: "The plugin cache directory is not guaranteed
+    to be concurrency safe. The provider installer's behavior in environments with multiple terraform init
+    calls is undefined." (https://developer.hashicorp.com/terraform/cli/config/config-file#provider-plugin-cache;
+    the race: https://github.com/hashicorp/terraform/issues/31964, "mkdir ...: file exists" when two inits
+    fill an empty cache). Parallel test workers, `hubdeploy plan` for several envs and a user's shells all
+    share ours, so inits take turns; every other command only reads the cache.
+    """
+    lock_path = plugin_cache_lock_path(env) if args and args[0] == "init" else None
+    if lock_path is None:
+        yield
+        return
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    Path(env[PLUGIN_CACHE_VAR]).expanduser().mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if we die
+        yield
 
 
 @dataclass(frozen=True)
@@ -295,7 +330,7 @@ def run_terraform(
     pipe = subprocess.PIPE if capture else None
     forwarder = _Forwarder()
     started = time.monotonic()
-    with _forwarding(forwarder):
+    with plugin_cache_held(args, env), _forwarding(forwarder):
         # handlers first, then the child: a signal in between is recorded and forwarded once it exists
         forwarder.child = subprocess.Popen(
             cmd, cwd=cwd, env=dict(env), text=True, stdout=pipe, stderr=pipe, start_new_session=True

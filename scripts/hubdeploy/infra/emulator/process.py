@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,7 +57,15 @@ class Emulator:
         self.endpoint_url: str = ""
 
     def start(self) -> Emulator:
-        ready = Path(tempfile.mkdtemp(prefix="hubdeploy-emu-")) / "url"
+        folder = Path(tempfile.mkdtemp(prefix="hubdeploy-emu-"))
+        try:
+            self.endpoint_url = self._start_and_wait(folder / "url")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)  # it only carried the ready file
+        return self
+
+    def _start_and_wait(self, ready: Path) -> str:
+        """Start moto_server and return its URL once it has written it to `ready`."""
         log_fh = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [
@@ -84,9 +93,7 @@ class Emulator:
                 self.stop()
                 raise LocalStackError("the AWS emulator did not start in time", hint="check the machine load and retry")
             time.sleep(0.05)
-        self.endpoint_url = ready.read_text().strip()
-        ready.unlink()
-        return self
+        return ready.read_text().strip()
 
     def reset(self) -> None:
         """Drop every emulated resource (moto's reset API)."""
