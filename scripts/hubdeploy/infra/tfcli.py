@@ -57,6 +57,12 @@ _FORCE_UNLOCK = re.compile(r"terraform force-unlock (?:-force )?([0-9A-Za-z-]+)"
 MIRROR_CANDIDATES: tuple[str, ...] = ("/opt/tf-plugins", "/usr/share/terraform/plugins", "~/.terraform.d/plugins")
 # The shared provider cache (terraform's own variable: it wins over the CLI config's plugin_cache_dir).
 PLUGIN_CACHE_VAR = "TF_PLUGIN_CACHE_DIR"
+# Go's garbage collector target for terraform and the provider (a GOGC the caller set wins). Each terraform
+# command decodes the AWS provider's whole schema (~1,500 resources), mostly garbage a moment later; with
+# GOGC=400 instead of Go's 100, `terraform show -json` of a dev plan took 3.0 s of CPU instead of 3.7 s
+# (user+sys, terraform and provider, measured side by side on this project's 2-core machine) for a peak
+# RSS of 630 MB instead of 580 MB. On a 2-core runner every plan job is CPU-bound on exactly this.
+GO_GC_PERCENT = "400"
 
 
 def terraform_binary(env: Mapping[str, str]) -> str:
@@ -102,12 +108,14 @@ def write_cli_config(cache_dir: Path, env: Mapping[str, str]) -> Path:
 
 def terraform_env(repo_root: Path, base: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Process environment for terraform: `base` (Settings.environ), our CLI config, a shared plugin cache (so
-    each root does not copy the ~700 MB provider again; one the caller set is kept), no prompts, plus `extra`."""
+    each root does not copy the ~700 MB provider again; one the caller set is kept), GOGC, no prompts, plus
+    `extra`."""
     env = dict(base)
     cache_dir = repo_root / ".cache" / "terraform"
     env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(cache_dir, env))
     if not env.get(PLUGIN_CACHE_VAR):
         env[PLUGIN_CACHE_VAR] = str(cache_dir / "plugin-cache")
+    env.setdefault("GOGC", GO_GC_PERCENT)
     env["TF_IN_AUTOMATION"] = "1"
     env["TF_INPUT"] = "0"
     env.update(extra or {})
