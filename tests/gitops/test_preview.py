@@ -78,7 +78,7 @@ def test_preview_prints_the_pr_comment_for_staging_without_touching_the_checkout
     assert out.out.startswith("<!-- hubdeploy:plan env=staging workflow=pr -->")
     assert "**Plan:** " in out.out and " to add, 0 to change, 0 to replace, 0 to destroy" in out.out
     assert "| **Revision** ✏️ | - |" in out.out  # a first deploy: no old revision
-    assert "UNTRAINED STAND-IN MODEL" in out.err
+    assert "STAND-IN MODEL: a small BERT" in out.err
     assert pin_file.read_text() == before
     assert sorted(p.name for p in env_dir.iterdir()) == files_before  # no tfvars, override, .terraform added
     assert sorted(p.name for p in root_dir.iterdir()) == root_before  # the one root: no override, no plan

@@ -89,7 +89,9 @@ def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(repo: Path) -> No
         # given a fresh checkout copy: `up` runs the whole pipeline
         first = hubdeploy(root, "local", "up", "--env", "dev")
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-        assert "UNTRAINED STAND-IN MODEL" in first.stdout
+        assert "STAND-IN MODEL: a small BERT" in first.stdout and "trained on this machine on 240" in first.stdout
+        # the demo sentences get the labels a person would give them
+        assert "a person would say" not in first.stdout, first.stdout[-3000:]
         assert "Plan: " in first.stdout and "to add" in first.stdout  # the PR comment's summary line
         assert "curl -sS -X POST" in first.stdout and "hubdeploy local down" in first.stdout
         # the deploy workflow's smoke test passed against the local API (token flow, golden set, endpoint)
@@ -102,7 +104,7 @@ def test_up_answers_redeploys_on_pin_change_and_down_cleans_up(repo: Path) -> No
         url = info["api_url"] + "/sentiment"
 
         # then the API answers single and batch requests in the documented shape
-        code, single = post(url, {"text": "Operating profit rose to EUR 13.1 mn."}, auth)
+        code, single = post(url, {"text": "Operating profit rose to EUR 41 mn."}, auth)
         assert code == 200 and len(single["data"]) == 1
         assert single["data"][0]["label"] in {"NEUTRAL", "POSITIVE", "NEGATIVE"} and "request_id" in single
         code, batch = post(url, {"texts": ["Sales fell.", "Profit rose.", "The AGM is on Tuesday."]}, auth)

@@ -11,7 +11,7 @@ import torch
 pytestmark = pytest.mark.model
 
 TEXTS = [
-    "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn in the corresponding period in 2007.",
+    "Operating profit climbed to EUR 41 mn from EUR 29 mn a year earlier, ahead of forecasts.",
     "The company expects net sales to decrease.",
     "Shares were flat.",
     "Finnish Talentum reports its operating profit increased to EUR 20.5 mn in 2005 from EUR 9.3 mn in 2004, "

@@ -1,8 +1,10 @@
-"""Stand-in models: FinBERT-tone's exact config, labels and tokenizer with random weights.
+"""Stand-in models: FinBERT-tone's exact config, labels and tokenizer, for where the real weights cannot be had.
 
-Used where the real weights cannot be had (no Hub access): tests, benchmarks, and the local demo,
-which announces loudly that such a model is untrained. `install_in_hf_cache` lays a model folder
-out as a Hugging Face cache entry so the real `snapshot_download` code path serves it offline.
+`install_standin` (the local demo and `hubdeploy preview` without Hub access) lays out a small BERT TRAINED at
+first use on the labelled sentences in `data/standin/train.jsonl` (see `training`), announced as what it is.
+`build_standin_model` writes random weights: tests that need a model of the right shape, and the BERT-base-sized
+benchmark model. `install_in_hf_cache` lays a model folder out as a Hugging Face cache entry so the real
+`snapshot_download` code path serves it offline.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from hubdeploy.artifacts import training
 from hubdeploy.envs import ModelPin, is_commit_sha
-from hubdeploy.fsutil import sha256_file
+from hubdeploy.fsutil import atomic_write_json, sha256_file
 
 Size = Literal["tiny", "base"]
 SIZES: tuple[Size, ...] = ("tiny", "base")
@@ -27,6 +32,9 @@ UNTRAINED_WARNING = (
     "UNTRAINED STAND-IN MODEL: random weights with FinBERT-tone's labels and tokenizer. "
     "Its labels are noise, not FinBERT's predictions."
 )
+# A revision name the stand-in knows without any Hub: the same small model trained differently (another seed,
+# a quarter of the sentences held out), so a newcomer can rehearse "bump the model by PR" and see real flips.
+SECOND_REVISION = "standin-v2"
 
 
 def finbert_files_dir() -> Path:
@@ -123,25 +131,100 @@ def install_in_hf_cache(
 
 
 def standin_seed(pin: ModelPin) -> int:
-    """Weights follow the pin: another revision gives another (still untrained) model and artifact."""
+    """Weights follow the pin: another revision gives another model and artifact."""
     return int.from_bytes(hashlib.sha256(f"{pin.hub_model_id}@{pin.hub_revision}".encode()).digest()[:4], "big")
 
 
-def install_standin(pin: ModelPin, *, cache_dir: Path, build_dir: Path, size: Size = "tiny") -> str:
-    """The stand-in for `pin`, laid out in the PRIVATE HF cache `cache_dir` as the pinned revision; returns it.
+def standin_recipe(pin: ModelPin) -> training.Recipe:
+    """How the stand-in for `pin` is trained: seeded by the pin; `SECOND_REVISION` also holds out every 4th."""
+    if pin.hub_revision == SECOND_REVISION:
+        return training.Recipe(seed=standin_seed(pin), holdout=4, holdout_offset=1)
+    return training.Recipe(seed=standin_seed(pin))
 
-    The model is built once per (size, seed) under `build_dir`, its weights seeded by the pin, so the local
-    stack and `hubdeploy preview` build the same bytes for the same pin (a preview against the local stack's
-    emulator then plans "No changes"). A commit SHA pin is installed as that commit; a moving ref (dev's
-    `main`) as the folder's own revision, with the ref pointing at it. The user's HF cache is never touched.
+
+@dataclass(frozen=True)
+class StandIn:
+    """A stand-in installed in a private HF cache: the revision it is installed as and what it is."""
+
+    revision: str
+    size: Size
+    record: dict[str, Any] | None  # the training record; None for the untrained (random-weight) base size
+
+    @property
+    def short_note(self) -> str:
+        if self.record is None:
+            return "UNTRAINED, random weights: its labels are noise"
+        return f"a small BERT trained on {self.record['sentences']} sentences, not FinBERT"
+
+    @property
+    def announcement(self) -> str:
+        if self.record is None:
+            return UNTRAINED_WARNING
+        layers, hidden = TINY_OVERRIDES["num_hidden_layers"], TINY_OVERRIDES["hidden_size"]
+        return (
+            f"STAND-IN MODEL: a small BERT ({layers} layers, hidden size {hidden}) with FinBERT-tone's labels and "
+            f"tokenizer, trained on this machine on {self.record['sentences']} labelled sentences "
+            f"(hubdeploy/data/standin/train.jsonl; it labels {self.record['train_accuracy']:.0%} of them right). "
+            "It is not FinBERT: expect more mistakes than the real model makes."
+        )
+
+
+def trained_model(cache_dir: Path, recipe: training.Recipe, *, data: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The tiny stand-in trained with `recipe` under `cache_dir`, trained on first use; its training record.
+
+    Trained into a temporary folder and renamed into place, so an interrupted run, or a second process training
+    at the same time, never leaves a half-written model where a reader would take it. The record sits next to
+    the folder, not in it: it is not one of the model's files.
     """
-    seed = standin_seed(pin)
-    folder = build_dir / f"{size}-{seed:08x}"
-    if not (folder / "config.json").is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-        build_standin_model(folder, size=size, seed=seed)
+    data = data or training.training_data_path()
+    folder = cache_dir / f"trained-{recipe.key(training.data_digest(data))}"
+    record_path = folder.with_name(folder.name + ".json")
+    if (folder / "model.safetensors").is_file() and record_path.is_file():
+        return folder, json.loads(record_path.read_text())
+    sentences = training.read_sentences(data)  # bad data is refused before anything is written
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=cache_dir))
+    try:
+        config_dict = finbert_config("tiny")
+        record = training.train(scratch, config_dict, finbert_files_dir(), sentences, recipe)
+        record["data_sha256"] = training.data_digest(data)
+        (scratch / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
+        for name in TOKENIZER_FILES:
+            shutil.copyfile(finbert_files_dir() / name, scratch / name)
+        atomic_write_json(record_path, record)
+        if folder.exists() and not (folder / "model.safetensors").is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # left by a run older than this layout
+        try:
+            scratch.rename(folder)
+        except OSError:  # another process renamed its (identical) model into place first
+            if not (folder / "model.safetensors").is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return folder, record
+
+
+def install_standin(pin: ModelPin, *, cache_dir: Path, build_dir: Path, size: Size = "tiny") -> StandIn:
+    """The stand-in for `pin`, laid out in the PRIVATE HF cache `cache_dir` as the pinned revision.
+
+    `tiny` is trained (seeded by the pin, `standin_recipe`); `base` has random weights (benchmarks want BERT-base's
+    shape, and training it would take minutes). Both are built once under `build_dir`, so the local stack and
+    `hubdeploy preview` install the same bytes for the same pin (a preview against the local stack's emulator then
+    plans "No changes"). A commit SHA pin is installed as that commit; a moving ref (dev's `main`) as the folder's
+    own revision, with the ref pointing at it. The user's HF cache is never touched.
+    """
+    record: dict[str, Any] | None = None
+    if size == "tiny":
+        folder, record = trained_model(build_dir, standin_recipe(pin))
+    else:
+        folder = build_dir / f"{size}-{standin_seed(pin):08x}"
+        if not (folder / "config.json").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            build_standin_model(folder, size=size, seed=standin_seed(pin))
     if is_commit_sha(pin.hub_revision):
-        return install_in_hf_cache(folder, cache_dir, pin.hub_model_id, revision=pin.hub_revision, refs=())
-    return install_in_hf_cache(
-        folder, cache_dir, pin.hub_model_id, revision=folder_revision(folder), refs=(pin.hub_revision,)
-    )
+        revision = install_in_hf_cache(folder, cache_dir, pin.hub_model_id, revision=pin.hub_revision, refs=())
+    else:
+        revision = install_in_hf_cache(
+            folder, cache_dir, pin.hub_model_id, revision=folder_revision(folder), refs=(pin.hub_revision,)
+        )
+    return StandIn(revision=revision, size=size, record=record)

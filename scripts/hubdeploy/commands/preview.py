@@ -3,10 +3,11 @@
 Runs the PR workflow's steps for one env against the AWS emulator, in a scratch copy of the checkout
 (your pins, terraform/, model/, lambda/): bootstrap -> build -> publish -> plan, then prints the sticky
 comment the PR would get (and its job summary with --full). Nothing touches AWS, GitHub or your
-checkout. Without network access it builds an untrained stand-in model installed as the pinned
-revision in a private HF cache; --use-hub builds the real pinned model instead. Against the running local
-stack's emulator (--endpoint-url) it builds what that stack deployed (the real model, or the stand-in of
-the same size), so an unchanged checkout previews "No changes".
+checkout (but for the stand-in cache the local stack shares, .local/standin). Without network access it
+builds the stand-in model (hubdeploy.artifacts.standin) installed as the pinned revision in a private HF
+cache; --use-hub builds the real pinned model instead. Against the running local stack's emulator
+(--endpoint-url) it builds what that stack deployed (the real model, or the stand-in of the same size), so
+an unchanged checkout previews "No changes".
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from hubdeploy.gitops.comment import render_comment, render_job_summary
 from hubdeploy.gitops.promotion import DEFAULT_REVISION
 from hubdeploy.infra import accountroot, aws, envroot, naming
 from hubdeploy.infra.emulator.process import emulated_settings
+from hubdeploy.local.layout import Paths
 from hubdeploy.local.modelsource import preview_model_source
 from hubdeploy.log import warn
 from hubdeploy.settings import Settings
@@ -63,10 +65,11 @@ def _emulator(endpoint_url: str | None, workdir: Path, settings: Settings) -> It
         yield emu.endpoint_url
 
 
-def use_standin(repo: Path, env: str, workdir: Path, *, size: Size = "tiny") -> Path:
-    """Install the untrained stand-in for the env's pin (the one the local stack would deploy: same pin, same
-    bytes) in a private HF cache; pin the scratch copy to it when the env is not pinned yet. Returns the cache."""
-    from hubdeploy.artifacts.standin import UNTRAINED_WARNING, install_standin
+def use_standin(repo: Path, env: str, workdir: Path, *, build_dir: Path, size: Size = "tiny") -> Path:
+    """Install the stand-in for the env's pin (the one the local stack would deploy: same pin, same bytes,
+    trained once into `build_dir`) in a private HF cache; pin the scratch copy to it when the env is not pinned
+    yet. Returns the cache."""
+    from hubdeploy.artifacts.standin import install_standin
 
     try:
         pin = read_pin(repo, env, validate=False)
@@ -74,10 +77,11 @@ def use_standin(repo: Path, env: str, workdir: Path, *, size: Size = "tiny") -> 
     except PinError:  # not pinned yet: preview what pinning it would do
         pin, pinned = ModelPin(hub_model_id=current_model_id(repo, env), hub_revision=DEFAULT_REVISION), False
     cache = workdir / "hf-cache"
-    revision = install_standin(pin, cache_dir=cache, build_dir=workdir / "standin", size=size)
+    standin = install_standin(pin, cache_dir=cache, build_dir=build_dir, size=size)
     if not pinned:
-        write_pin(repo, env, ModelPin(hub_model_id=pin.hub_model_id, hub_revision=revision))
-    warn(f"preview: {UNTRAINED_WARNING} Serves {pin.hub_model_id}@{revision[:12]} from the scratch copy only.")
+        write_pin(repo, env, ModelPin(hub_model_id=pin.hub_model_id, hub_revision=standin.revision))
+    served = f"{pin.hub_model_id}@{standin.revision[:12]}"
+    warn(f"preview: {standin.announcement} Serves {served} from the scratch copy only.")
     return cache
 
 
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "preview: %s (%s)", "the real pinned model" if model.kind == "hub" else f"a {model.size} stand-in", model.detail
     )
     if model.kind == "standin":
-        cache = use_standin(repo, args.env, workdir, size=model.size)
+        # the local stack's stand-in folder (.local/standin): trained once for both, the same bytes
+        cache = use_standin(repo, args.env, workdir, build_dir=Paths.of(settings.repo_root).standin, size=model.size)
         scratch = scratch.with_offline_cache(cache)
     with _emulator(args.endpoint_url, workdir, settings) as url:
         local = emulated_settings(scratch, url, settings.aws_region)

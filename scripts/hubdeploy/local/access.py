@@ -32,5 +32,5 @@ def client_headers(settings: Settings, state: dict[str, Any]) -> dict[str, str]:
 def curl_command(api_url: str, headers: dict[str, str]) -> str:
     parts = [f"curl -sS -X POST '{api_url}/sentiment'", "-H 'Content-Type: application/json'"]
     parts += [f"-H '{k}: {v}'" for k, v in headers.items()]
-    parts.append("""-d '{"text": "Operating profit rose to EUR 13.1 mn."}'""")
+    parts.append("""-d '{"text": "Operating profit rose to EUR 41 mn."}'""")
     return " \\\n     ".join(parts)

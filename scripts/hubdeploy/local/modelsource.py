@@ -1,5 +1,6 @@
 """Which model the local stack deploys: the real pinned revision when the Hub answers or the user's HF cache
-has it, else an untrained stand-in (FinBERT's labels and tokenizer, random weights), announced loudly.
+has it, else a stand-in (FinBERT's labels and tokenizer; a small BERT trained on the shipped sentences, or
+random weights at BERT-base size), announced loudly.
 
 HUBDEPLOY_LOCAL_MODEL (auto | hub | standin) and HUBDEPLOY_STANDIN_SIZE (tiny | base) force a choice.
 `hubdeploy preview` against the running stack's emulator builds what the stack deployed (`preview_model_source`).
@@ -8,12 +9,13 @@ HUBDEPLOY_LOCAL_MODEL (auto | hub | standin) and HUBDEPLOY_STANDIN_SIZE (tiny | 
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hubdeploy.artifacts.standin import SIZES, UNTRAINED_WARNING, Size
+from hubdeploy.artifacts.standin import SIZES, Size, StandIn
 from hubdeploy.envs import ModelPin
 from hubdeploy.errors import HubdeployError, LocalStackError
 from hubdeploy.settings import LOCAL_MODEL_VAR, STANDIN_SIZE_VAR, Settings
@@ -74,7 +76,7 @@ def choose_model_source(pin: ModelPin, settings: Settings) -> ModelSource:
     if choice == "hub":
         raise LocalStackError(
             f"{pin.hub_model_id}@{pin.hub_revision} is neither reachable on the Hub nor in your HF cache",
-            hint=f"connect to the Hub once, or unset {LOCAL_MODEL_VAR} to use an untrained stand-in",
+            hint=f"connect to the Hub once, or unset {LOCAL_MODEL_VAR} to use a stand-in",
         )
     return ModelSource("standin", "tiny", "the Hub is unreachable and the pinned model is not in your HF cache")
 
@@ -106,8 +108,9 @@ def preview_model_source(settings: Settings, *, endpoint_url: str | None, use_hu
     return ModelSource("standin", _checked_size(settings), "no network needed")
 
 
-def print_untrained_warning(out: Callable[[str], None], size: str) -> None:
+def print_standin_banner(out: Callable[[str], None], standin: StandIn) -> None:
     out(BANNER)
-    out(f"!!  {UNTRAINED_WARNING}")
-    out(f"!!  Size: {size}. The real FinBERT-tone is used when the Hub is reachable or already in your HF cache.")
+    for line in textwrap.wrap(standin.announcement, width=94):
+        out(f"!!  {line}")
+    out(f"!!  Size: {standin.size}. The real model is used when the Hub is reachable or already in your HF cache.")
     out(BANNER)

@@ -16,7 +16,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubdeploy.checkout import copy_checkout
 from hubdeploy.envs import ModelPin, check_env, read_pin
@@ -27,15 +27,19 @@ from hubdeploy.local import services
 from hubdeploy.local.access import client_headers, client_settings, curl_command, local_access
 from hubdeploy.local.daemon import DaemonConfig
 from hubdeploy.local.layout import Paths
-from hubdeploy.local.modelsource import ModelSource, choose_model_source, print_untrained_warning
+from hubdeploy.local.modelsource import ModelSource, choose_model_source, print_standin_banner
 from hubdeploy.local.processes import free_port_of, http_json, locked, read_json
 from hubdeploy.local.status import status_of
 from hubdeploy.settings import Settings
 
-SAMPLES: tuple[str, ...] = (
-    "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn in the corresponding period in 2007.",
-    "The company's net sales decreased by 5.2% and it swung to a pre-tax loss.",
-    "The annual general meeting will be held in Helsinki on Tuesday.",
+if TYPE_CHECKING:
+    from hubdeploy.artifacts.standin import StandIn
+
+# The demo's sentences and the label a person would give each (none of them is in the stand-in's training data).
+SAMPLES: tuple[tuple[str, str], ...] = (
+    ("Profits rose sharply and the company raised its dividend.", "Positive"),
+    ("The company swung to a loss and cut hundreds of jobs.", "Negative"),
+    ("The annual general meeting will be held on Tuesday.", "Neutral"),
 )
 Out = Callable[[str], None]
 
@@ -136,7 +140,7 @@ def _up(settings: Settings, paths: Paths, *, env: str, ports: Ports, samples: bo
     pin = read_pin(mirror, env)
     with progress.step(f"fetch: {pin.hub_model_id}@{pin.hub_revision}"):
         source = choose_model_source(pin, settings)
-        local = _use_model(local, paths, pin, source, out=out)
+        local, standin = _use_model(local, paths, pin, source, out=out)
         fetched, _ = artifact_build.fetch(local, env=env)
         out(f"      {len(fetched.manifest.files)} files at revision {fetched.manifest.hub_revision}")
     with progress.step("build: model.tar.gz + lambda.zip (byte-reproducible)"):
@@ -178,24 +182,28 @@ def _up(settings: Settings, paths: Paths, *, env: str, ports: Ports, samples: bo
     headers = client_headers(settings, state)
     if samples:
         with progress.step("ask: sample sentences through POST /sentiment, then the post-deploy smoke test"):
-            ask_samples(daemon["api_url"], headers, out=out, standin=source.kind == "standin")
+            ask_samples(daemon["api_url"], headers, out=out, standin=standin)
             smoke_local(settings, state, deployed.outputs, expect_labels=source.kind == "hub", out=out)
-    _print_summary(env, state, headers, progress=progress, standin=source.kind == "standin", out=out)
+    _print_summary(env, state, headers, progress=progress, standin=standin, out=out)
     return {**status_of(settings, paths), "auth_header": headers.get("Authorization")}
 
 
-def _use_model(local: Settings, paths: Paths, pin: ModelPin, source: ModelSource, *, out: Out) -> Settings:
+def _use_model(
+    local: Settings, paths: Paths, pin: ModelPin, source: ModelSource, *, out: Out
+) -> tuple[Settings, StandIn | None]:
     """Settings that fetch `source`: for a stand-in, the private HF cache it is installed in, offline."""
     if source.kind != "standin":
         out(f"      real model: {source.detail}")
-        return local
+        return local, None
     from hubdeploy.artifacts.standin import install_standin
 
-    print_untrained_warning(out, source.size)
-    revision = install_standin(pin, cache_dir=paths.hf_cache, build_dir=paths.standin, size=source.size)
+    if source.size == "tiny":
+        out("      training the small stand-in (once per pin; cached in .local/standin) ...")
+    standin = install_standin(pin, cache_dir=paths.hf_cache, build_dir=paths.standin, size=source.size)
+    print_standin_banner(out, standin)
     out(f"      stand-in ({source.size}; {source.detail})")
-    out(f"      installed in the private cache {paths.hf_cache} as {pin.hub_model_id}@{revision[:12]}")
-    return local.with_offline_cache(paths.hf_cache)
+    out(f"      installed in the private cache {paths.hf_cache} as {pin.hub_model_id}@{standin.revision[:12]}")
+    return local.with_offline_cache(paths.hf_cache), standin
 
 
 def _plan_and_apply(
@@ -283,7 +291,7 @@ def _serve(
 
 
 def _print_summary(
-    env: str, state: dict[str, Any], headers: dict[str, str], *, progress: Progress, standin: bool, out: Out
+    env: str, state: dict[str, Any], headers: dict[str, str], *, progress: Progress, standin: StandIn | None, out: Out
 ) -> None:
     out("")
     out(f"Local stack for {env} is up in {progress.elapsed():.0f}s.")
@@ -297,7 +305,7 @@ def _print_summary(
     out("  (a fresh token any time: hubdeploy local status --json)")
     out("Stop everything: hubdeploy local down")
     if standin:
-        out("Reminder: the model is an UNTRAINED stand-in; its labels are noise.")
+        out(f"Reminder: the model is a stand-in, not {state['hub_model_id']}: {standin.short_note}.")
 
 
 def plan_summary_text(plan_doc: dict[str, Any]) -> str:
@@ -312,23 +320,27 @@ def plan_summary_text(plan_doc: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def ask_samples(api_url: str, headers: dict[str, str], *, out: Out, standin: bool) -> None:
+def ask_samples(api_url: str, headers: dict[str, str], *, out: Out, standin: StandIn | None) -> None:
     """Send the sample sentences (one by one, then as one batch) and print the answers."""
-    for text in SAMPLES:
+    for text, expected in SAMPLES:
         status, answer = http_json("POST", f"{api_url}/sentiment", body={"text": text}, headers=headers)
         if status != 200:
             raise LocalStackError(
                 f"api: POST /sentiment answered {status}: {answer}", hint="see .local/logs/daemon.log"
             )
-        out(f"      {_first_label(answer):>10}  {text}")
-    status, answer = http_json("POST", f"{api_url}/sentiment", body={"texts": list(SAMPLES)}, headers=headers)
+        label = _first_label(answer)
+        agrees = label.split(" ")[0].upper() == expected.upper()
+        verdict = "" if agrees else f"   (a person would say {expected.upper()})"
+        out(f"      {label:>15}  {text}{verdict}")
+    texts = [text for text, _ in SAMPLES]
+    status, answer = http_json("POST", f"{api_url}/sentiment", body={"texts": texts}, headers=headers)
     if status != 200:
         raise LocalStackError(
             f"api: batch POST /sentiment answered {status}: {answer}", hint="see .local/logs/daemon.log"
         )
     out(f"      batch of {len(SAMPLES)}: {json.dumps(answer)[:300]}")
     if standin:
-        out("      (UNTRAINED stand-in: these labels are noise)")
+        out(f"      (stand-in: {standin.short_note})")
 
 
 def smoke_local(

@@ -1,0 +1,153 @@
+"""Train the small stand-in model: a 2-layer BERT with FinBERT-tone's tokenizer and labels, fitted on the labelled
+sentences shipped in `data/standin/train.jsonl`, so that without Hub access the demo and the PR evaluation run a
+model whose labels mean something (a small model trained on a few hundred sentences: not FinBERT).
+
+Deterministic: the seed fixes the initial weights, the dropout masks and the batch order, and training runs on
+one CPU thread (a multi-threaded reduction may add floats in another order), so the same recipe gives the same
+bytes on the same machine, in any process. That is what lets `hubdeploy preview` rebuild exactly what the local
+stack deployed. The recipe and the training data are hashed into the folder name: change either and the cache
+misses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hubdeploy.errors import UsageError
+
+LABELS: tuple[str, ...] = ("Neutral", "Positive", "Negative")  # FinBERT-tone's id2label order
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a stand-in is trained. Two recipes that differ in any field give two different models."""
+
+    seed: int
+    epochs: int = 40
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    max_length: int = 64
+    # Every `holdout`-th sentence (counted from `holdout_offset`) is left out of training: a second recipe with
+    # another offset is "trained differently" on purpose, so two stand-in revisions disagree on some sentences.
+    holdout: int = 0
+    holdout_offset: int = 0
+
+    def key(self, data_digest: str) -> str:
+        blob = json.dumps({"recipe": asdict(self), "data": data_digest, "version": 1}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    label: str
+
+
+def training_data_path() -> Path:
+    return Path(str(resources.files("hubdeploy") / "data" / "standin" / "train.jsonl"))
+
+
+def read_sentences(path: Path) -> list[Sentence]:
+    """Labelled sentences, one JSON object per line: {"text": "...", "label": "Neutral|Positive|Negative"}."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read labelled sentences from {path} ({exc.strerror})", hint="check the path") from (
+            None
+        )
+    sentences: list[Sentence] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text, label = item["text"], item["label"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise UsageError(
+                f'{path}:{number} is not a JSON object with "text" and "label"',
+                hint='write one object per line: {"text": "...", "label": "Positive"}',
+            ) from None
+        if not isinstance(text, str) or not text.strip():
+            raise UsageError(f'{path}:{number}: "text" must be a non-empty string', hint="fix or delete the line")
+        if label not in LABELS:
+            raise UsageError(
+                f"{path}:{number}: label {label!r} is not one of {', '.join(LABELS)}",
+                hint="use FinBERT-tone's labels, spelled as shown",
+            )
+        sentences.append(Sentence(text=text, label=label))
+    if not sentences:
+        raise UsageError(f"{path} holds no sentences", hint="add labelled sentences, one JSON object per line")
+    return sentences
+
+
+def data_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train(
+    out_dir: Path, config_dict: dict[str, Any], tokenizer_dir: Path, sentences: list[Sentence], recipe: Recipe
+) -> dict[str, Any]:
+    """Fit BertForSequenceClassification(config) on `sentences`; write it to `out_dir`; return the training record."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    started = time.monotonic()
+    used = [s for i, s in enumerate(sentences) if not recipe.holdout or (i - recipe.holdout_offset) % recipe.holdout]
+    label_ids = {label: i for i, label in enumerate(LABELS)}
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    encoded = tokenizer(
+        [s.text for s in used], padding=True, truncation=True, max_length=recipe.max_length, return_tensors="pt"
+    )
+    targets = torch.tensor([label_ids[s.label] for s in used])
+    with _one_thread():
+        torch.manual_seed(recipe.seed)
+        model = BertForSequenceClassification(BertConfig(**config_dict))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
+        order = torch.Generator().manual_seed(recipe.seed)
+        model.train()
+        for _epoch in range(recipe.epochs):
+            for batch in torch.randperm(len(used), generator=order).split(recipe.batch_size):
+                mask = encoded["attention_mask"][batch]
+                width = int(mask.sum(dim=1).max())  # trim the batch to its longest sentence: less work, same result
+                loss = model(
+                    input_ids=encoded["input_ids"][batch, :width],
+                    attention_mask=mask[:, :width],
+                    token_type_ids=encoded["token_type_ids"][batch, :width],
+                    labels=targets[batch],
+                ).loss
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            predicted = model(**encoded).logits.argmax(dim=-1)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
+    return {
+        "recipe": asdict(recipe),
+        "sentences": len(used),
+        "train_accuracy": round(float((predicted == targets).float().mean()), 4),
+        "seconds": round(time.monotonic() - started, 1),
+    }

@@ -1,0 +1,106 @@
+"""The trained stand-in: what the demo and the PR evaluation run without the Hub. It must be reproducible to the
+byte (the local stack and `hubdeploy preview` each build it), refuse bad training data clearly, and be a model
+whose answers mean something."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hubdeploy.artifacts import standin, training
+from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin
+from hubdeploy.errors import UsageError
+
+pytestmark = pytest.mark.model
+
+FEW = [
+    ("Quarterly profit rose sharply and margins widened.", "Positive"),
+    ("The lender posted a record loss and cut its dividend.", "Negative"),
+    ("The board meets on Thursday to review the agenda.", "Neutral"),
+    ("Sales jumped and the outlook was raised.", "Positive"),
+    ("Revenue fell and hundreds of jobs were cut.", "Negative"),
+    ("The report covers the twelve months to June.", "Neutral"),
+]
+QUICK = training.Recipe(seed=7, epochs=2, batch_size=4)
+
+
+def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in rows))
+    return path
+
+
+def test_the_same_recipe_and_data_give_the_same_bytes_in_another_cache(tmp_path: Path) -> None:
+    data = _write(tmp_path / "train.jsonl", FEW)
+    first, record = standin.trained_model(tmp_path / "a", QUICK, data=data)
+    second, _ = standin.trained_model(tmp_path / "b", QUICK, data=data)
+    assert (first / "model.safetensors").read_bytes() == (second / "model.safetensors").read_bytes()
+    assert record["sentences"] == len(FEW) and record["data_sha256"] == training.data_digest(data)
+    assert {p.name for p in first.iterdir()} == {"model.safetensors", "config.json", *standin.TOKENIZER_FILES}
+    # nothing half-written is left beside it
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [first.name, first.name + ".json"]
+
+
+def test_another_seed_or_other_data_is_another_model_and_cache_entry(tmp_path: Path) -> None:
+    data = _write(tmp_path / "train.jsonl", FEW)
+    base, _ = standin.trained_model(tmp_path / "c", QUICK, data=data)
+    reseeded, _ = standin.trained_model(tmp_path / "c", training.Recipe(seed=8, epochs=2, batch_size=4), data=data)
+    edited = _write(tmp_path / "edited.jsonl", FEW[:-1])
+    retrained, record = standin.trained_model(tmp_path / "c", QUICK, data=edited)
+    assert len({base.name, reseeded.name, retrained.name}) == 3
+    assert (base / "model.safetensors").read_bytes() != (reseeded / "model.safetensors").read_bytes()
+    assert record["sentences"] == len(FEW) - 1
+
+
+def test_a_cached_model_is_reused_not_retrained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _write(tmp_path / "train.jsonl", FEW)
+    folder, _ = standin.trained_model(tmp_path / "d", QUICK, data=data)
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("retrained although the model is cached")
+
+    monkeypatch.setattr(training, "train", fail)
+    assert standin.trained_model(tmp_path / "d", QUICK, data=data)[0] == folder
+
+
+def test_the_second_revision_is_trained_differently() -> None:
+    first = standin.standin_recipe(ModelPin(hub_model_id=DEFAULT_HUB_MODEL_ID, hub_revision="main"))
+    second = standin.standin_recipe(ModelPin(hub_model_id=DEFAULT_HUB_MODEL_ID, hub_revision=standin.SECOND_REVISION))
+    assert first.holdout == 0 and second.holdout == 4 and first.seed != second.seed
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"text": "Sales rose."}', 'is not a JSON object with "text" and "label"'),
+        ("not json", 'is not a JSON object with "text" and "label"'),
+        ('{"text": "Sales rose.", "label": "positive"}', "label 'positive' is not one of Neutral, Positive, Negative"),
+        ('{"text": "  ", "label": "Neutral"}', '"text" must be a non-empty string'),
+    ],
+)
+def test_bad_training_data_is_refused_with_the_line_named(tmp_path: Path, line: str, message: str) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "Fine.", "label": "Neutral"}) + "\n" + line + "\n")
+    with pytest.raises(UsageError) as caught:
+        standin.trained_model(tmp_path / "e", QUICK, data=data)
+    assert f"{data}:2" in str(caught.value) and message in str(caught.value)
+    assert not (tmp_path / "e").exists()  # nothing written
+
+
+def test_an_empty_training_file_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text("\n")
+    with pytest.raises(UsageError, match="holds no sentences"):
+        training.read_sentences(data)
+
+
+def test_the_shipped_training_set_is_balanced_and_holds_none_of_the_demo_sentences() -> None:
+    from hubdeploy.local.up import SAMPLES
+
+    sentences = training.read_sentences(training.training_data_path())
+    counts = {label: sum(s.label == label for s in sentences) for label in training.LABELS}
+    assert counts == {"Neutral": 80, "Positive": 80, "Negative": 80}
+    texts = {s.text.lower() for s in sentences}
+    assert len(texts) == len(sentences)  # no duplicates
+    assert not texts & {text.lower() for text, _ in SAMPLES}  # the demo is not answered from memory
