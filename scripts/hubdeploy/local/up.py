@@ -305,7 +305,7 @@ def _print_summary(
     out("  (a fresh token any time: hubdeploy local status --json)")
     out("Stop everything: hubdeploy local down")
     if standin:
-        out(f"Reminder: the model is a stand-in, not {state['hub_model_id']}: {standin.short_note}.")
+        out(f"Reminder: the model is a stand-in for {state['hub_model_id']}: {standin.short_note}.")
 
 
 def plan_summary_text(plan_doc: dict[str, Any]) -> str:
