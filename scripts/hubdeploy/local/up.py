@@ -363,7 +363,7 @@ def smoke_local(
         authorizer=auth.authorizer_for(target.access, local),
         golden=golden,
         labels=labels,
-        expect_labels=expect_labels,  # an untrained stand-in's labels are noise
+        expect_labels=expect_labels,  # the golden labels are FinBERT's: a stand-in is not held to them
         sagemaker=aws.client("sagemaker", local),
         latency_budget_ms=10_000,  # shared 2-core laptops, not the production budget
     )
