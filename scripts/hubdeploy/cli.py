@@ -42,6 +42,7 @@ COMMANDS: tuple[str, ...] = (
     "unlock",
     "checks",
     "preview",
+    "prices",
     "local",
 )
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from hubdeploy.errors import UsageError
+from hubdeploy.gitops.cost import LEFT_OUT
 from hubdeploy.gitops.planhash import ChangeRecord
 from hubdeploy.gitops.plansummary import MODEL_FIELDS, PlanSummary
 
@@ -92,6 +93,13 @@ def model_table_md(summary: PlanSummary) -> str:
     return "\n".join(lines)
 
 
+def cost_md(summary: PlanSummary) -> str | None:
+    """The endpoint's monthly cost before -> after, with where the prices come from."""
+    if summary.cost is None:
+        return None
+    return f"**Cost:** {summary.cost.line()}  \n<sub>Prices: {summary.cost.provenance}; {LEFT_OUT}.</sub>"
+
+
 def warnings_md(summary: PlanSummary) -> str:
     return "\n".join(f"> ⚠️ **{w.text()}**" for w in summary.warnings)
 
@@ -124,6 +132,9 @@ def _head(data: CommentInput) -> list[str]:
     if data.summary.errored:
         parts.append("> ❌ **terraform reported errors while planning; see the plan output.**")
     parts.append(model_table_md(data.summary))
+    cost = cost_md(data.summary)
+    if cost:
+        parts.append(cost)
     if data.summary.capacity_note:
         parts.append(f"> Capacity kept: {data.summary.capacity_note}.")
     if data.summary.warnings:

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from hubdeploy.gitops import cost
+from hubdeploy.gitops.cost import CostChange
 from hubdeploy.gitops.plandoc import (
     UNKNOWN,
     ResourceChange,
@@ -79,6 +81,7 @@ class PlanSummary:
     outputs_changed: list[str] = field(default_factory=list)
     errored: bool = False
     capacity_note: str | None = None  # where a new autoscaled configuration starts (capacity_note())
+    cost: CostChange | None = None  # the endpoint's monthly cost before -> after (gitops.cost)
 
     @property
     def has_changes(self) -> bool:
@@ -98,6 +101,7 @@ class PlanSummary:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["model"] = {k: list(v) for k, v in self.model.items()}
+        data["cost"] = self.cost.to_json() if self.cost else None
         data["summary_line"] = self.line()
         data["has_changes"] = self.has_changes
         return data
@@ -115,6 +119,7 @@ class PlanSummary:
             outputs_changed=list(data.get("outputs_changed") or []),
             errored=bool(data.get("errored", False)),
             capacity_note=data.get("capacity_note") or None,
+            cost=CostChange.from_json(data["cost"]) if data.get("cost") else None,
         )
 
 
@@ -253,6 +258,7 @@ def summarize(plan: Mapping[str, Any]) -> PlanSummary:
     summary.model = model_table(changes)
     summary.outputs_changed = list(output_changes(plan))
     summary.capacity_note = capacity_note(plan, changes)
+    summary.cost = cost.estimate(plan, changes)
     return summary
 
 

@@ -310,11 +310,14 @@ def _print_summary(
 
 def plan_summary_text(plan_doc: dict[str, Any]) -> str:
     """What the PR comment shows for this plan: the summary line, the model table, the warnings."""
-    from hubdeploy.gitops.comment import model_table_md, warnings_md
+    from hubdeploy.gitops.comment import cost_md, model_table_md, warnings_md
     from hubdeploy.gitops.plansummary import summarize
 
     summary = summarize(plan_doc)
     parts = [f"Plan: {summary.line()}", model_table_md(summary)]
+    cost = cost_md(summary)
+    if cost:
+        parts.append(cost)
     if summary.warnings:
         parts.append(warnings_md(summary))
     return "\n".join(parts)

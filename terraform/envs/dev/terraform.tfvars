@@ -3,7 +3,7 @@
 aws_region = "us-east-1"
 
 # One ml.t2.medium (2 vCPU, 4 GiB, burstable): the smallest real-time instance, enough for BERT-base in the
-# stock Hugging Face DLC; about $41/month (modules/sagemaker-endpoint/README.md, "Cost"). Serverless would
+# stock Hugging Face DLC; its monthly cost is on the PR comment (scripts/hubdeploy/data/prices). Serverless would
 # need a slim image of your own (image_uri): the stock DLC is not built for its 10 GB image limit.
 instance_type  = "ml.t2.medium"
 instance_count = 1
