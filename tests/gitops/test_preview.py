@@ -78,6 +78,8 @@ def test_preview_prints_the_pr_comment_for_staging_without_touching_the_checkout
     assert out.out.startswith("<!-- hubdeploy:plan env=staging workflow=pr -->")
     assert "**Plan:** " in out.out and " to add, 0 to change, 0 to replace, 0 to destroy" in out.out
     assert "| **Revision** ✏️ | - |" in out.out  # a first deploy: no old revision
+    # and what staging's endpoint will cost, from the price table
+    assert "**Cost:** nothing → $84/month (1 x ml.m5.large at $0.115/h x 730 h), +$84" in out.out
     assert "STAND-IN MODEL: a small BERT" in out.err
     assert pin_file.read_text() == before
     assert sorted(p.name for p in env_dir.iterdir()) == files_before  # no tfvars, override, .terraform added
