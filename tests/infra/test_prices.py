@@ -92,6 +92,22 @@ def test_two_prices_for_one_instance_are_refused_not_picked() -> None:
         prices.hosting_prices_from_price_list([json.dumps(item), json.dumps(other)], region="us-east-1")
 
 
+def test_an_outposts_product_of_the_same_instance_is_not_taken_for_the_regions_price() -> None:
+    item = json.loads(_page("get_products_page1.json")["PriceList"][0])
+    outposts = json.loads(json.dumps(item).replace("0.1150000000", "0.3000000000"))
+    outposts["product"]["attributes"]["locationType"] = "AWS Outposts"
+    found = prices.hosting_prices_from_price_list([json.dumps(outposts), json.dumps(item)], region="us-east-1")
+    assert found == {"ml.m5.large": 0.115}  # not refused as two prices, not the Outposts one
+
+
+def test_an_sku_without_instance_name_is_read_from_its_suffixed_instance_type() -> None:
+    item = json.loads(_page("get_products_page1.json")["PriceList"][0])
+    attributes = item["product"]["attributes"]
+    del attributes["instanceName"]
+    attributes["instanceType"] = "ml.m5.large-Hosting"
+    assert prices.hosting_prices_from_price_list([json.dumps(item)], region="us-east-1") == {"ml.m5.large": 0.115}
+
+
 def test_the_committed_table_says_where_its_numbers_come_from() -> None:
     table = prices.read_table()
     for region, entry in table["regions"].items():

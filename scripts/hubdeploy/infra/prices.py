@@ -10,6 +10,12 @@ Price List API: https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/usi
 (GetProducts returns each product as a JSON string with `product.attributes` and
 `terms.OnDemand.<offer>.priceDimensions.<rate>.pricePerUnit.USD`; the API answers in us-east-1, eu-central-1 and
 ap-south-1 only: https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/price-list-query-api-endpoints.html).
+SageMaker's attribute names are not documented per service (DescribeServices lists them at run time); the ones used
+here are those AWS's own tooling filters hosting prices on: productFamily "ML Instance", component "Hosting",
+instanceName, regionCode, unit "Hrs" (awslabs/llmeter, llmeter/callbacks/cost/providers/sagemaker.py,
+`fetch_sm_hosting_od_price`). The offer also lists Outposts products (locationType other than "AWS Region") whose
+prices overwrote the region's in a scraper that did not skip them (vantage-sh/ec2instances.info, sagemaker.py,
+issue #644), hence the locationType check.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ SERVICE_CODE = "AmazonSageMaker"
 PRICING_API_REGION = "us-east-1"  # the Price List API's own endpoint; it answers for every region
 # SageMaker real-time hosting instances in the price list: product family "ML Instance", component "Hosting".
 HOSTING_FILTERS: tuple[tuple[str, str], ...] = (("productFamily", "ML Instance"), ("component", "Hosting"))
+REGION_LOCATION_TYPE = "AWS Region"  # Outposts products are not what a regional endpoint pays
 
 
 def default_table_path() -> Path:
@@ -92,9 +99,12 @@ def hosting_prices_from_price_list(price_list: Iterable[str], *, region: str) ->
     for raw in price_list:
         item = json.loads(raw) if isinstance(raw, str) else raw
         attributes = item.get("product", {}).get("attributes", {})
-        instance = attributes.get("instanceName") or attributes.get("instanceType")
+        # instanceType carries a suffix in some SKUs ("ml.g5.xlarge-Hosting"); instanceName is the bare type
+        instance = attributes.get("instanceName") or str(attributes.get("instanceType", "")).split("-")[0]
         if not instance or attributes.get("regionCode", region) != region:
             continue
+        if attributes.get("locationType", REGION_LOCATION_TYPE) != REGION_LOCATION_TYPE:
+            continue  # an Outposts product of the same region and instance type
         for offer in (item.get("terms", {}).get("OnDemand") or {}).values():
             for dimension in (offer.get("priceDimensions") or {}).values():
                 usd = dimension.get("pricePerUnit", {}).get("USD")
