@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +12,11 @@ from hubdeploy.gitops.comment import CommentInput, render_comment
 from hubdeploy.gitops.plansummary import PlanSummary, summarize
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _prices(price_table: Callable[..., None]) -> None:
+    """Every test here prices from the tests' table (conftest.TEST_PRICES), not the committed one."""
 
 
 def _config(instance_type: str = "ml.t2.medium", count: int = 1, serverless_mb: int | None = None) -> dict[str, Any]:
@@ -120,5 +126,51 @@ def test_the_cost_survives_summary_json_and_reaches_the_comment_with_its_source(
         CommentInput(env="dev", workflow="pr", summary=again, plan_text="plan", plan_hash="h", commit="c" * 40)
     )
     assert "**Cost:** nothing → $41/month (1 x ml.t2.medium at $0.056/h x 730 h), +$41" in body
-    assert "Prices: us-east-1, typed from the SageMaker pricing page, UNVERIFIED" in body
+    assert "Prices: us-east-1, typed 2026-12-02 from the SageMaker pricing page, UNVERIFIED" in body
     assert "Lambda, API Gateway, logs, KMS and S3 are billed per use and not included" in body
+
+
+def test_refreshed_hosting_prices_show_their_read_date_and_no_unverified_marker(
+    price_table: Callable[..., None],
+) -> None:
+    price_table(verified=True, fetched_at="2026-12-03")
+    cost = summarize(_plan(_rc(CONFIG, ["create"], None, _config()))).cost
+    assert cost is not None
+    assert cost.provenance == "AWS Price List API, us-east-1, read 2026-12-03"
+
+
+def test_a_serverless_estimate_says_its_price_is_unverified_even_after_a_hosting_refresh(
+    price_table: Callable[..., None],
+) -> None:
+    price_table(verified=True, fetched_at="2026-12-03")
+    plan = _plan(_rc(CONFIG, ["create", "delete"], _config("ml.t2.medium"), _config(serverless_mb=2048)))
+    cost = summarize(plan).cost
+    assert cost is not None
+    assert cost.provenance == (
+        "AWS Price List API, us-east-1, read 2026-12-03; serverless price typed 2026-12-02 from the pricing page, "
+        "UNVERIFIED (`prices refresh` reads hosting only)"
+    )
+    # from one instance to serverless under the stated assumption: $40.88 -> $4.00
+    assert cost.line().endswith(", -$37")
+
+
+def test_a_serverless_config_without_a_serverless_price_is_unknown(price_table: Callable[..., None]) -> None:
+    price_table(serverless_per_gb_second=None)
+    cost = summarize(_plan(_rc(CONFIG, ["create"], None, _config(serverless_mb=2048)))).cost
+    assert cost is not None and cost.after is not None and cost.after.low is None
+    assert cost.line() == "nothing → unknown (no serverless price in the table)"
+    assert "serverless price" not in cost.provenance  # no source claimed for a price the table lacks
+
+
+def test_without_an_aws_region_variable_the_region_is_the_aws_providers() -> None:
+    # in the shape `terraform show -json` gives a provider block: a constant, or a reference to a variable
+    constant = {"aws": {"name": "aws", "expressions": {"region": {"constant_value": "us-east-1"}}}}
+    by_var = {"aws": {"name": "aws", "expressions": {"region": {"references": ["var.region"]}}}}
+    for provider_config, variables in ((constant, {}), (by_var, {"region": {"value": "us-east-1"}})):
+        plan = {
+            "variables": variables,
+            "configuration": {"provider_config": provider_config},
+            "resource_changes": [_rc(CONFIG, ["create"], None, _config())],
+        }
+        cost = summarize(plan).cost
+        assert cost is not None and cost.line().startswith("nothing → $41/month"), provider_config

@@ -80,6 +80,22 @@ def test_noop_plan(real_plans):
     assert "No changes" in body and "✏️" not in body
 
 
+def test_the_cost_line_reads_real_plans(real_plans, price_table):
+    # the test root has no aws_region variable: the region is the aws provider's (us-east-1)
+    def line(name: str) -> str:
+        cost = summarize(real_plans[name].json).cost
+        assert cost is not None, name
+        return cost.line()
+
+    assert line("instance_change") == (
+        "$84/month (1 x ml.m5.large at $0.115/h x 730 h) → $168/month (1 x ml.m5.xlarge at $0.23/h x 730 h), +$84"
+    )
+    assert line("pin_change") == "$84/month (1 x ml.m5.large at $0.115/h x 730 h), unchanged"  # a new model, same fleet
+    assert line("noop") == "$84/month (1 x ml.m5.large at $0.115/h x 730 h), unchanged"  # a docs-only PR
+    assert line("destroy").endswith("→ nothing (destroyed), -$84")
+    assert "**Cost:** $84/month" in comment_for(real_plans["noop"])
+
+
 def test_destroy_plan_counts_and_warns_for_everything_but_model_and_config(real_plans):
     summary = summarize(real_plans["destroy"].json)
     assert (summary.add, summary.change, summary.replace, summary.destroy) == (0, 0, 0, 13)

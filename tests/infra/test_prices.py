@@ -114,8 +114,11 @@ def test_the_committed_table_says_where_its_numbers_come_from() -> None:
         read = prices.region_prices(region)
         assert read is not None and read.hosting_per_hour, region
         assert entry["hosting_source"] and entry["serverless_source"]
-        # an unverified table must say so wherever its numbers are shown
-        assert read.verified or "UNVERIFIED" in read.provenance()
+        # an unverified table must say so wherever its numbers are shown, with the date they were typed
+        assert read.verified or (
+            "UNVERIFIED" in read.provenance() and f"typed {entry['typed_on']}" in read.provenance()
+        )
+        assert read.serverless_verified or "UNVERIFIED" in read.provenance(serverless=True)
         assert all(price > 0 for price in read.hosting_per_hour.values())
 
 

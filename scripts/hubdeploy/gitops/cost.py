@@ -146,6 +146,24 @@ def monthly_cost(capacity: Capacity, region_prices: prices.RegionPrices | None, 
     return MonthlyCost(hourly * capacity.low * HOURS_PER_MONTH, hourly * capacity.high * HOURS_PER_MONTH, basis)
 
 
+def _variable(plan: Mapping[str, Any], name: str) -> Any:
+    return ((plan.get("variables") or {}).get(name) or {}).get("value")
+
+
+def plan_region(plan: Mapping[str, Any]) -> str | None:
+    """The region the plan deploys to: the env roots' `aws_region` variable, else the default aws provider's
+    `region` as the plan's configuration gives it (a constant, or a reference to a variable)."""
+    value = _variable(plan, "aws_region")
+    if not isinstance(value, str):
+        provider = ((plan.get("configuration") or {}).get("provider_config") or {}).get("aws") or {}
+        expression = (provider.get("expressions") or {}).get("region") or {}
+        value = expression.get("constant_value")
+        references = expression.get("references") or []
+        if value is None and references and str(references[0]).startswith("var."):
+            value = _variable(plan, str(references[0]).removeprefix("var."))
+    return value if isinstance(value, str) and value and value != UNKNOWN else None
+
+
 def estimate(plan: Mapping[str, Any], changes: Iterable[ResourceChange]) -> CostChange | None:
     """Before and after for the plan's endpoint; None when the plan has no endpoint configuration."""
     sides: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
@@ -158,12 +176,13 @@ def estimate(plan: Mapping[str, Any], changes: Iterable[ResourceChange]) -> Cost
         sides["after"][rc.type] = visible_after(rc.change) if rc.verb != "delete" else None
     if not found:
         return None
-    region_value = ((plan.get("variables") or {}).get("aws_region") or {}).get("value")
-    region = region_value if isinstance(region_value, str) and region_value != UNKNOWN else "unknown"
+    region = plan_region(plan) or "unknown"
     table = prices.region_prices(region)
-    costs = {}
-    for name, side in sides.items():
-        capacity = capacity_of(side.get(CONFIG_TYPE), side.get(SCALING_TYPE))
-        costs[name] = monthly_cost(capacity, table, region=region) if capacity is not None else None
-    provenance = table.provenance() if table else f"no prices for {region}"
+    capacities = {name: capacity_of(side.get(CONFIG_TYPE), side.get(SCALING_TYPE)) for name, side in sides.items()}
+    costs = {
+        name: monthly_cost(capacity, table, region=region) if capacity is not None else None
+        for name, capacity in capacities.items()
+    }
+    serverless = any(capacity is not None and capacity.serverless_mb is not None for capacity in capacities.values())
+    provenance = table.provenance(serverless=serverless) if table else f"no prices for {region}"
     return CostChange(before=costs["before"], after=costs["after"], provenance=provenance)

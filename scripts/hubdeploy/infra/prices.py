@@ -50,15 +50,30 @@ class RegionPrices:
     hosting_per_hour: Mapping[str, float]
     serverless_per_gb_second: float | None
     fetched_at: str | None  # ISO date of the Price List API read; None when typed by hand
-    verified: bool  # read from the Price List API (True) or typed from the pricing page (False)
+    verified: bool  # hosting prices read from the Price List API (True) or typed from the pricing page (False)
     hosting_source: str
     serverless_source: str
+    typed_on: str | None = None  # ISO date hand-typed prices were entered (not the date AWS set them)
+    serverless_verified: bool = False  # `refresh` reads hosting only: typed serverless prices stay unverified
 
-    def provenance(self) -> str:
-        """One line for a reviewer: where the prices come from and how fresh they are."""
+    def provenance(self, *, serverless: bool = False) -> str:
+        """One line for a reviewer: where the prices come from and how fresh they are.
+
+        Args:
+            serverless: the estimate used the serverless price: say where that one comes from too.
+        """
+        typed = f"typed {self.typed_on}" if self.typed_on else "typed (date not recorded)"
         if self.verified and self.fetched_at:
-            return f"AWS Price List API, {self.region}, read {self.fetched_at}"
-        return f"{self.region}, typed from the SageMaker pricing page, UNVERIFIED (run `hubdeploy prices refresh`)"
+            line = f"AWS Price List API, {self.region}, read {self.fetched_at}"
+        else:
+            line = (
+                f"{self.region}, {typed} from the SageMaker pricing page, UNVERIFIED (run `hubdeploy prices refresh`)"
+            )
+        if serverless and self.serverless_per_gb_second is not None and not self.serverless_verified:
+            line += (
+                f"; serverless price {typed} from the pricing page, UNVERIFIED (`prices refresh` reads hosting only)"
+            )
+        return line
 
 
 def read_table(path: Path | None = None) -> dict[str, Any]:
@@ -87,6 +102,8 @@ def region_prices(region: str, *, path: Path | None = None) -> RegionPrices | No
         verified=bool(entry.get("verified")),
         hosting_source=str(entry.get("hosting_source", "")),
         serverless_source=str(entry.get("serverless_source", "")),
+        typed_on=entry.get("typed_on"),
+        serverless_verified=bool(entry.get("serverless_verified")),
     )
 
 
