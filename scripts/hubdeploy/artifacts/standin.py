@@ -77,10 +77,15 @@ def build_standin_model(
         save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     else:
         torch.save(model.state_dict(), out_dir / "pytorch_model.bin")
+    _write_config_and_tokenizer(out_dir, config_dict)
+    return out_dir
+
+
+def _write_config_and_tokenizer(out_dir: Path, config_dict: dict[str, Any]) -> None:
+    """A model folder's non-weight files: its config.json and FinBERT's tokenizer files."""
     (out_dir / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
     for name in TOKENIZER_FILES:
         shutil.copyfile(finbert_files_dir() / name, out_dir / name)
-    return out_dir
 
 
 def folder_revision(model_dir: Path) -> str:
@@ -177,7 +182,8 @@ def trained_model(cache_dir: Path, recipe: training.Recipe, *, data: Path | None
     the folder, not in it: it is not one of the model's files.
     """
     data = data or training.training_data_path()
-    folder = cache_dir / f"trained-{recipe.key(training.data_digest(data))}"
+    digest = training.data_digest(data)
+    folder = cache_dir / f"trained-{recipe.key(digest)}"
     record_path = folder.with_name(folder.name + ".json")
     if (folder / "model.safetensors").is_file() and record_path.is_file():
         return folder, json.loads(record_path.read_text())
@@ -187,10 +193,8 @@ def trained_model(cache_dir: Path, recipe: training.Recipe, *, data: Path | None
     try:
         config_dict = finbert_config("tiny")
         record = training.train(scratch, config_dict, finbert_files_dir(), sentences, recipe)
-        record["data_sha256"] = training.data_digest(data)
-        (scratch / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
-        for name in TOKENIZER_FILES:
-            shutil.copyfile(finbert_files_dir() / name, scratch / name)
+        record["data_sha256"] = digest
+        _write_config_and_tokenizer(scratch, config_dict)
         atomic_write_json(record_path, record)
         if folder.exists() and not (folder / "model.safetensors").is_file():
             shutil.rmtree(folder, ignore_errors=True)  # left by a run older than this layout

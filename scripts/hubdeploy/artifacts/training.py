@@ -114,7 +114,7 @@ def train(
 
     started = time.monotonic()
     used = [s for i, s in enumerate(sentences) if not recipe.holdout or (i - recipe.holdout_offset) % recipe.holdout]
-    label_ids = {label: i for i, label in enumerate(LABELS)}
+    label_ids = {label: int(i) for label, i in config_dict["label2id"].items()}  # the model's own mapping
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     encoded = tokenizer(
         [s.text for s in used], padding=True, truncation=True, max_length=recipe.max_length, return_tensors="pt"

@@ -13,12 +13,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hubdeploy.gitops.plandoc import UNKNOWN, ResourceChange, visible_after, visible_before
+from hubdeploy.gitops.plandoc import (
+    CONFIG_TYPE,
+    UNKNOWN,
+    ResourceChange,
+    dig,
+    variable_value,
+    visible_after,
+    visible_before,
+)
 from hubdeploy.infra import prices
 
 HOURS_PER_MONTH = 730
 SCALING_TYPE = "aws_appautoscaling_target"
-CONFIG_TYPE = "aws_sagemaker_endpoint_configuration"
 SERVERLESS_REQUESTS = 1_000_000
 SERVERLESS_SECONDS_PER_REQUEST = 0.1
 SERVERLESS_ASSUMPTION = (
@@ -97,10 +104,6 @@ def _signed(amount: float) -> str:
     return ("+" if amount >= 0 else "-") + _usd(abs(amount))
 
 
-def _first_block(value: Any) -> Any:
-    return value[0] if isinstance(value, list) and value else value
-
-
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -109,10 +112,10 @@ def capacity_of(config: Any, scaling: Any) -> Capacity | None:
     """A side's capacity from the endpoint configuration's values and the autoscaling target's (None = absent)."""
     if not isinstance(config, dict):
         return None
-    variant = _first_block(config.get("production_variants"))
+    variant = dig(config, "production_variants")
     if not isinstance(variant, dict):
         return Capacity()  # (known after apply): unknown
-    serverless = _first_block(variant.get("serverless_config"))
+    serverless = dig(variant, "serverless_config")
     if isinstance(serverless, dict) and serverless:
         return Capacity(serverless_mb=_int(serverless.get("memory_size_in_mb")))
     count = _int(variant.get("initial_instance_count"))
@@ -146,21 +149,17 @@ def monthly_cost(capacity: Capacity, region_prices: prices.RegionPrices | None, 
     return MonthlyCost(hourly * capacity.low * HOURS_PER_MONTH, hourly * capacity.high * HOURS_PER_MONTH, basis)
 
 
-def _variable(plan: Mapping[str, Any], name: str) -> Any:
-    return ((plan.get("variables") or {}).get(name) or {}).get("value")
-
-
 def plan_region(plan: Mapping[str, Any]) -> str | None:
     """The region the plan deploys to: the env roots' `aws_region` variable, else the default aws provider's
     `region` as the plan's configuration gives it (a constant, or a reference to a variable)."""
-    value = _variable(plan, "aws_region")
+    value = variable_value(plan, "aws_region")
     if not isinstance(value, str):
         provider = ((plan.get("configuration") or {}).get("provider_config") or {}).get("aws") or {}
         expression = (provider.get("expressions") or {}).get("region") or {}
         value = expression.get("constant_value")
         references = expression.get("references") or []
         if value is None and references and str(references[0]).startswith("var."):
-            value = _variable(plan, str(references[0]).removeprefix("var."))
+            value = variable_value(plan, str(references[0]).removeprefix("var."))
     return value if isinstance(value, str) and value and value != UNKNOWN else None
 
 

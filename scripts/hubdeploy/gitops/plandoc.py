@@ -4,7 +4,9 @@
   (data source reads and no-ops are not changes a reviewer approves);
 - `classify`: Terraform's action list -> one verb, a create-before-destroy pair counted as one replace;
 - `mark_unknown` / `mask_sensitive`: values as a reviewer may see them (unknowns marked, secrets masked);
-- `norm_key`: tag and environment keys compared in one spelling.
+- `norm_key`: tag and environment keys compared in one spelling;
+- `dig` / `variable_value`: a value inside a resource's values (through one-element block lists), a root variable;
+- the SageMaker resource types the summary, the hash and the cost read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,32 @@ from typing import Any
 UNKNOWN = "(known after apply)"
 SENSITIVE = "(sensitive value)"
 NOT_CHANGES = frozenset({"no-op", "read"})
+MODEL_TYPE = "aws_sagemaker_model"
+CONFIG_TYPE = "aws_sagemaker_endpoint_configuration"
+ENDPOINT_TYPE = "aws_sagemaker_endpoint"
+
+
+def dig(values: Any, *path: str | int) -> Any:
+    """Walk dicts and Terraform's one-element block lists: dig(v, "production_variants", "instance_type")."""
+    cur = values
+    for step in path:
+        if isinstance(cur, list):
+            cur = cur[0] if cur else None
+        if isinstance(step, int):
+            cur = cur[step] if isinstance(cur, list) and len(cur) > step else None
+        elif isinstance(cur, dict):
+            cur = cur.get(step)
+        else:
+            return None
+    if isinstance(cur, list):  # a block list (max_items = 1 for everything we read): its one block
+        cur = cur[0] if cur else None
+    return cur
+
+
+def variable_value(plan: Mapping[str, Any], name: str) -> Any:
+    """The value a root variable had in this plan, or None."""
+    variable = (plan.get("variables") or {}).get(name)
+    return variable.get("value") if isinstance(variable, dict) else None
 
 
 def norm_key(key: str) -> str:

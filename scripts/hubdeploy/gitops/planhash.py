@@ -21,6 +21,7 @@ from typing import Any
 
 from hubdeploy.errors import PlanChangedError, UsageError
 from hubdeploy.gitops.plandoc import (
+    CONFIG_TYPE,
     NOT_CHANGES,
     UNKNOWN,
     ResourceChange,
@@ -29,6 +30,7 @@ from hubdeploy.gitops.plandoc import (
     output_changes,
     planned_after,
     resource_changes,
+    variable_value,
 )
 from hubdeploy.infra.envroot import OBSERVED_COUNT_VARIABLE
 
@@ -58,7 +60,7 @@ VOLATILE_TAG_WORDS = ("commit", "timestamp", "deployedat", "runid", "runurl")
 # it (instance_count changed in an env without autoscaling, a clamp to min..max) is hashed as the number.
 OBSERVED = "(the variant's current instance count)"
 # Where the planned count appears: the configuration's variants and the capacity holder (capacity.tf).
-_COUNT_KEYS = {"aws_sagemaker_endpoint_configuration": "initial_instance_count", "terraform_data": "input"}
+_COUNT_KEYS = {CONFIG_TYPE: "initial_instance_count", "terraform_data": "input"}
 
 
 def _strip(value: Any, *, in_tags: bool = False) -> Any:
@@ -78,8 +80,7 @@ def _strip(value: Any, *, in_tags: bool = False) -> Any:
 
 def _observed(plan: Mapping[str, Any]) -> Any:
     """The observed instance count passed to this plan, or None."""
-    variable = (plan.get("variables") or {}).get(OBSERVED_COUNT_VARIABLE)
-    return variable.get("value") if isinstance(variable, dict) else None
+    return variable_value(plan, OBSERVED_COUNT_VARIABLE)
 
 
 def _tokenize_count(resource_type: str, address: str, after: Any, observed: Any) -> Any:

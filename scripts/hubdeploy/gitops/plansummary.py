@@ -13,20 +13,22 @@ from typing import Any
 from hubdeploy.gitops import cost
 from hubdeploy.gitops.cost import CostChange
 from hubdeploy.gitops.plandoc import (
+    CONFIG_TYPE,
+    ENDPOINT_TYPE,
+    MODEL_TYPE,
     UNKNOWN,
     ResourceChange,
+    dig,
     norm_key,
     output_changes,
     resource_changes,
+    variable_value,
     visible_after,
     visible_before,
 )
 
 ABSENT = "-"
 
-MODEL_TYPE = "aws_sagemaker_model"
-CONFIG_TYPE = "aws_sagemaker_endpoint_configuration"
-ENDPOINT_TYPE = "aws_sagemaker_endpoint"
 # Replacing these is the normal way a model changes (configs are immutable in SageMaker); anything
 # else destroyed or replaced deserves a reviewer's attention.
 EXPECTED_REPLACEMENTS = frozenset({MODEL_TYPE, CONFIG_TYPE})
@@ -123,23 +125,6 @@ class PlanSummary:
         )
 
 
-def _first(values: Any, *path: str | int) -> Any:
-    """Walk dicts and Terraform's one-element block lists: _first(v, "production_variants", "instance_type")."""
-    cur = values
-    for step in path:
-        if isinstance(cur, list):
-            cur = cur[0] if cur else None
-        if isinstance(step, int):
-            cur = cur[step] if isinstance(cur, list) and len(cur) > step else None
-        elif isinstance(cur, dict):
-            cur = cur.get(step)
-        else:
-            return None
-    if isinstance(cur, list):  # a block list (max_items = 1 for everything we read): its one block
-        cur = cur[0] if cur else None
-    return cur
-
-
 def _lookup(mapping: Any, field_name: str) -> Any:
     """A model-identity value from tags or container environment, by any of the accepted key spellings."""
     if mapping == UNKNOWN:  # the whole map is known only after apply
@@ -156,7 +141,7 @@ def _lookup(mapping: Any, field_name: str) -> Any:
 def _model_fields(values: Any) -> dict[str, Any]:
     if not isinstance(values, dict):
         return {}
-    container = _first(values, "primary_container") or _first(values, "container") or {}
+    container = dig(values, "primary_container") or dig(values, "container") or {}
     environment = container.get("environment") if isinstance(container, dict) else None
     tags = values.get("tags_all") if isinstance(values.get("tags_all"), dict) else values.get("tags")
     fields: dict[str, Any] = {"model_name": values.get("name")}
@@ -167,7 +152,7 @@ def _model_fields(values: Any) -> dict[str, Any]:
         fields[name] = found
     model_data = container.get("model_data_url") if isinstance(container, dict) else None
     if model_data is None and isinstance(container, dict):
-        model_data = _first(container, "model_data_source", "s3_data_source", "s3_uri")
+        model_data = dig(container, "model_data_source", "s3_data_source", "s3_uri")
     fields["artifact"] = model_data
     return fields
 
@@ -175,10 +160,10 @@ def _model_fields(values: Any) -> dict[str, Any]:
 def _config_fields(values: Any) -> dict[str, Any]:
     if not isinstance(values, dict):
         return {}
-    variant = _first(values, "production_variants")
+    variant = dig(values, "production_variants")
     fields: dict[str, Any] = {"endpoint_config_name": values.get("name")}
     if isinstance(variant, dict):
-        serverless = _first(variant, "serverless_config")
+        serverless = dig(variant, "serverless_config")
         if isinstance(serverless, dict) and serverless:
             fields["instance_type"] = f"serverless {serverless.get('memory_size_in_mb', '?')} MB"
             fields["instance_count"] = f"max concurrency {serverless.get('max_concurrency', '?')}"
@@ -265,14 +250,13 @@ def summarize(plan: Mapping[str, Any]) -> PlanSummary:
 def capacity_note(plan: Mapping[str, Any], changes: Iterable[ResourceChange]) -> str | None:
     """When an autoscaled env gets a new endpoint configuration (terraform/modules/sagemaker-endpoint/capacity.tf):
     "the new configuration starts at N instances, the variant's current count (autoscaling MIN-MAX)"."""
-    variables = plan.get("variables") or {}
-    observed = (variables.get("observed_instance_count") or {}).get("value")
-    scaling = (variables.get("autoscaling") or {}).get("value")
+    observed = variable_value(plan, "observed_instance_count")
+    scaling = variable_value(plan, "autoscaling")
     if observed is None or not isinstance(scaling, dict):
         return None
     for rc in changes:
         if rc.type == CONFIG_TYPE and rc.verb in {"create", "replace"}:
-            count = _first(visible_after(rc.change), "production_variants", "initial_instance_count")
+            count = dig(visible_after(rc.change), "production_variants", "initial_instance_count")
             low, high = scaling.get("min_capacity"), scaling.get("max_capacity")
             current = "the variant's current count" if count == observed else f"the variant's {observed}, clamped"
             return f"the new configuration starts at {count} instances, {current} (autoscaling {low}-{high})"
