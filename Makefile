@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/*.txt 2>/dev/null | sha256sum | cut -c1-12)
-# `make cli`: only what the CLI runs (pyproject's dependencies: boto3, huggingface_hub, isal), as the plan, deploy
+# `make cli`: only what the CLI runs (pyproject's dependencies: boto3, huggingface_hub, isal, picklescan), as the plan, deploy
 # and drift jobs need it; no torch, transformers, moto, checkov or dev tools. The full venv satisfies it too.
 CLI_STAMP := $(VENV)/.cli-$(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-12)
 # torch is pinned to the CPU build that the offline wheel folder holds; with Internet, pass

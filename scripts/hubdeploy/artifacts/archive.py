@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from hubdeploy.artifacts import weights
 from hubdeploy.artifacts.manifest import MANIFEST_NAME, FileEntry, Manifest
 from hubdeploy.artifacts.modelfiles import ServingFiles, check_readable
 from hubdeploy.errors import ArtifactError
@@ -253,6 +254,7 @@ def write_model_tar(
                 hub_revision=manifest.hub_revision,
                 source=manifest.source,
                 files=tuple(hashed),
+                converted=manifest.converted,
             )
             data = final.to_bytes()
             tar.addfile(_tarinfo(MANIFEST_NAME, size=len(data)), io.BytesIO(data))
@@ -299,10 +301,13 @@ def build(
 
     `manifest` carries the origin (hub id, revision, source); when it lists files (from fetch), the
     packed files must hash the same, which catches a cache or folder changed since it was fetched.
+    Pickled weights (pytorch_model.bin) are scanned and packed as model.safetensors (`weights`): no pickle
+    ever goes into the archive.
     """
     code = validate_code_dir(code_dir)
     lambda_entries = validate_lambda_dir(lambda_dir)
-    entries = [(name, model_dir / name) for name in serving.all]
+    pickled = weights.pickled_weights(serving)
+    entries = [(name, model_dir / name) for name in serving.all if name != pickled]
     entries += [(f"{CODE_DIR}/{name}", path) for name, path in code]
 
     created_dir = not out_dir.exists()
@@ -321,6 +326,12 @@ def build(
             fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{target.name}.", suffix=".tmp")
             os.close(fd)
             temps[key] = Path(tmp)
+        if pickled is not None:  # converted next to the outputs, removed once packed (or on failure)
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".weights.", suffix=".tmp")
+            os.close(fd)
+            temps["weights"] = Path(tmp)
+            manifest = weights.convert_for_archive(model_dir / pickled, temps["weights"], manifest)
+            entries.append((weights.SAFETENSORS_NAME, temps["weights"]))
         with temps["model"].open("wb") as fh:
             writer = _HashingWriter(fh)
             final = write_model_tar(writer, entries=entries, manifest=manifest, threads=threads)  # type: ignore[arg-type]
@@ -334,6 +345,8 @@ def build(
         for key, target in targets.items():
             os.chmod(temps[key], FILE_MODE)
             os.replace(temps[key], target)
+        if "weights" in temps:
+            temps.pop("weights").unlink(missing_ok=True)
     except BaseException:
         for partial in temps.values():
             partial.unlink(missing_ok=True)

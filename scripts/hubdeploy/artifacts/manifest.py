@@ -40,15 +40,21 @@ class Manifest:
     hub_revision: str | None  # the commit SHA the files came from; None for a local folder
     source: str = SOURCE_HUB
     files: tuple[FileEntry, ...] = field(default_factory=tuple)
+    # How pickled weights became model.safetensors (from, its sha256, the scanner), when they did (weights.py).
+    # Absent otherwise, so an archive of safetensors weights has the same bytes as before conversion existed.
+    converted: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "format": FORMAT_VERSION,
             "hub_model_id": self.hub_model_id,
             "hub_revision": self.hub_revision,
             "source": self.source,
             "files": [f.to_json() for f in sorted(self.files, key=lambda f: f.path)],
         }
+        if self.converted:
+            data["converted"] = dict(self.converted)
+        return data
 
     def to_bytes(self) -> bytes:
         """Canonical JSON: sorted keys, fixed indentation, trailing newline."""
@@ -62,6 +68,7 @@ class Manifest:
                 hub_revision=data.get("hub_revision"),
                 source=str(data.get("source", SOURCE_HUB)),
                 files=tuple(FileEntry(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in data["files"]),
+                converted={str(k): str(v) for k, v in data["converted"].items()} if data.get("converted") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"{where} is not a hubdeploy manifest ({exc})", hint="rebuild the artifacts") from None
