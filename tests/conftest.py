@@ -101,8 +101,9 @@ def pinned(repo: Path, hf_cache: tuple[Path, str]) -> str:
 
 
 @pytest.fixture
-def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    """HF_ENDPOINT points at a local fake Hub; online mode; no token."""
+def fake_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
+    """HF_ENDPOINT points at a local fake Hub; online mode; no token; a private HF cache (what it serves is
+    downloaded there, never into the user's cache)."""
     hub = FakeHub()
     server = ThreadingHTTPServer(("127.0.0.1", 0), fake_hub_handler(hub))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -110,6 +111,7 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     hub.url = f"http://127.0.0.1:{server.server_address[1]}"
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "fake-hub-cache"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
     try:
         yield hub

@@ -8,6 +8,7 @@ from pathlib import Path
 
 # The parts of a checkout the pipeline reads: Terraform roots/modules and the two artifacts' sources.
 CHECKOUT_PARTS: tuple[str, ...] = ("terraform", "model", "lambda")
+CHECKOUT_FILES: tuple[str, ...] = ("model-gates.toml",)  # the model gates `hubdeploy pinned` checks
 # Never copied: Terraform working state, plans, emulator overrides, and publish output of the real tree.
 SCRATCH_IGNORE = shutil.ignore_patterns(
     ".terraform",
@@ -22,11 +23,16 @@ SCRATCH_IGNORE = shutil.ignore_patterns(
 
 
 def copy_checkout(repo_root: Path, dest: Path) -> Path:
-    """Copy terraform/, model/ and lambda/ of `repo_root` into `dest`, replacing what `dest` had of them."""
+    """Copy terraform/, model/, lambda/ and model-gates.toml of `repo_root` into `dest`, replacing what `dest` had."""
+    dest.mkdir(parents=True, exist_ok=True)
     for part in CHECKOUT_PARTS:
         src, dst = repo_root / part, dest / part
         if dst.exists():
             shutil.rmtree(dst)
         if src.exists():
             shutil.copytree(src, dst, ignore=SCRATCH_IGNORE)
+    for name in CHECKOUT_FILES:
+        (dest / name).unlink(missing_ok=True)
+        if (repo_root / name).is_file():
+            shutil.copyfile(repo_root / name, dest / name)
     return dest

@@ -18,6 +18,9 @@ pytestmark = pytest.mark.unit
 SHA_MAIN = "a" * 40
 SHA_V1 = "b" * 40
 FILES = ["config.json", "vocab.txt", "tokenizer_config.json", "model.safetensors", "pytorch_model.bin"]
+# what the fake Hub serves for them (model_info(files_metadata=True) and /resolve/): the weights in LFS
+CONTENTS = {name: f"{name} bytes\n".encode() for name in FILES}
+LFS = ("model.safetensors", "pytorch_model.bin")
 
 
 def pin_of(repo: Path, env: str) -> dict:
@@ -26,8 +29,8 @@ def pin_of(repo: Path, env: str) -> dict:
 
 @pytest.fixture
 def hub(fake_hub: FakeHub) -> FakeHub:
-    fake_hub.add(DEFAULT_HUB_MODEL_ID, SHA_MAIN, FILES, refs=("main",))
-    fake_hub.add(DEFAULT_HUB_MODEL_ID, SHA_V1, FILES, refs=("v1.0",))
+    fake_hub.add(DEFAULT_HUB_MODEL_ID, SHA_MAIN, FILES, refs=("main",), contents=CONTENTS, lfs=LFS)
+    fake_hub.add(DEFAULT_HUB_MODEL_ID, SHA_V1, FILES, refs=("v1.0",), contents=CONTENTS, lfs=LFS)
     return fake_hub
 
 
@@ -59,7 +62,7 @@ def test_pin_sends_hf_token(repo: Path, hub: FakeHub, monkeypatch: pytest.Monkey
 
 
 def test_pin_can_switch_model(repo: Path, hub: FakeHub) -> None:
-    hub.add("acme/other-model", "c" * 40, FILES)
+    hub.add("acme/other-model", "c" * 40, FILES, contents=CONTENTS, lfs=LFS)
     assert main(["pin", "--env", "dev", "--model-id", "acme/other-model"]) == 0
     assert pin_of(repo, "dev") == {"hub_model_id": "acme/other-model", "hub_revision": "c" * 40}
 

@@ -7,10 +7,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hubdeploy.artifacts import archive, hub
+from hubdeploy.artifacts import archive, facts, hub
 from hubdeploy.artifacts.manifest import MANIFEST_NAME, SOURCE_LOCAL, Manifest
 from hubdeploy.artifacts.modelfiles import validate_model_dir
-from hubdeploy.envs import check_env, read_pin
+from hubdeploy.envs import ModelPin, check_env, facts_path, read_pin
 
 if TYPE_CHECKING:
     from hubdeploy.settings import Settings
@@ -25,10 +25,28 @@ def default_out_dir(repo_root: Path, env: str) -> Path:
     return repo_root / BUILD_DIR / check_env(env)
 
 
-def fetch(settings: Settings, *, env: str, manifest_path: Path | None = None) -> tuple[hub.Fetched, Path]:
-    """Download `env`'s pinned serving files into the HF cache; write their manifest."""
-    model_pin = read_pin(settings.repo_root, env)
+def fetch_verified(settings: Settings, env: str, model_pin: ModelPin) -> hub.Fetched:
+    """The pinned serving files, checked against the sha256 `hubdeploy pin` recorded for them (when it did)."""
     fetched = hub.fetch(model_pin, settings=settings)
+    recorded = facts.facts_for(settings.repo_root, env, model_pin)
+    if recorded is not None:
+        shown = facts_path(settings.repo_root, env).relative_to(settings.repo_root)
+        facts.verify(fetched.manifest, recorded, shown=str(shown))
+    else:
+        log.info(
+            "%s: no facts recorded for %s@%s: files not checked against pin-time digests",
+            env,
+            model_pin.hub_model_id,
+            model_pin.hub_revision,
+        )
+    return fetched
+
+
+def fetch(settings: Settings, *, env: str, manifest_path: Path | None = None) -> tuple[hub.Fetched, Path]:
+    """Download `env`'s pinned serving files into the HF cache, check them against the pin's facts; write their
+    manifest."""
+    model_pin = read_pin(settings.repo_root, env)
+    fetched = fetch_verified(settings, env, model_pin)
     path = manifest_path or default_out_dir(settings.repo_root, env) / f"fetch-{MANIFEST_NAME}"
     fetched.manifest.write(path)
     return fetched, path
@@ -52,7 +70,7 @@ def build(
         source = model_dir
         manifest = Manifest(hub_model_id=model_pin.hub_model_id, hub_revision=None, source=SOURCE_LOCAL)
     else:
-        fetched = hub.fetch(model_pin, settings=settings)
+        fetched = fetch_verified(settings, env, model_pin)
         serving, source, manifest = fetched.files, fetched.snapshot_dir, fetched.manifest
     return archive.build(
         model_dir=source,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hubdeploy.artifacts.facts import FROM_CACHE, FROM_HUB, ModelFacts, licence_from_tags, normalise_licence
 from hubdeploy.artifacts.manifest import SOURCE_HUB, FileEntry, Manifest, hash_file
 from hubdeploy.artifacts.modelfiles import ServingFiles, check_config, check_index, select_serving_files
 from hubdeploy.envs import ModelPin, is_commit_sha
@@ -46,6 +47,7 @@ def hub_errors(settings: Settings, model_id: str, revision: str) -> Iterator[Non
     """Turn huggingface_hub/httpx failures into one-line HubErrors naming the repo and revision."""
     import httpx2
     from huggingface_hub.errors import (
+        EntryNotFoundError,
         GatedRepoError,
         HfHubHTTPError,
         LocalEntryNotFoundError,
@@ -74,6 +76,11 @@ def hub_errors(settings: Settings, model_id: str, revision: str) -> Iterator[Non
         raise HubError(
             f"{model_id}@{revision} is not in the local HF cache ({settings.hf_cache_dir}) and the Hub is not used",
             hint="run hubdeploy fetch once with network access (HF_HUB_OFFLINE unset), or fix HF_HUB_CACHE",
+        ) from None
+    except EntryNotFoundError:
+        raise HubError(
+            f"the Hub lists a file of {model_id}@{revision} it then cannot serve",
+            hint="retry later; if it persists the repository is inconsistent: pin another revision",
         ) from None
     except (httpx2.TransportError, ConnectionError) as exc:
         raise HubError(
@@ -177,6 +184,68 @@ def fetch(pin: ModelPin, *, settings: Settings) -> Fetched:
     entries = tuple(_hash_cached(snapshot, name) for name in files.all)
     manifest = Manifest(hub_model_id=pin.hub_model_id, hub_revision=resolved.sha, source=SOURCE_HUB, files=entries)
     return Fetched(snapshot_dir=snapshot, files=files, manifest=manifest, resolved=resolved)
+
+
+def revision_facts(model_id: str, sha: str, *, settings: Settings) -> ModelFacts:
+    """The Hub's facts about commit `sha`: licence, gated, and the serving files' sizes and sha256.
+
+    Online, one `model_info(files_metadata=True)` call: each sibling then carries its size and, for a Git LFS file,
+    `lfs.sha256` (huggingface_hub RepoSibling / BlobLfsInfo,
+    https://huggingface.co/docs/huggingface_hub/package_reference/hf_api#huggingface_hub.hf_api.RepoSibling).
+    A file not in LFS has only its git blob id (sha1), so those (config, tokenizer: a few KB) are downloaded into
+    the HF cache, where the build will find them, and hashed. Offline (HF_HUB_OFFLINE=1) every serving file is
+    hashed from the cache; the licence then comes only from a cached README.md, and gated is unknown.
+    """
+    where = f"{model_id}@{sha[:12]}"
+    if settings.hf_offline:
+        snapshot = repo_cache_dir(settings, model_id) / "snapshots" / sha
+        serving = select_serving_files(_resolve_from_cache(settings, model_id, sha).files, where=where)
+        entries = tuple(_hash_cached(snapshot, name) for name in serving.all)
+        readme = snapshot / "README.md"
+        licence = _card_licence(readme) if readme.is_file() else None
+        return ModelFacts(model_id, sha, licence=licence, gated=None, files=entries, recorded_from=FROM_CACHE)
+    with hub_errors(settings, model_id, sha):
+        info = hf_api(settings).model_info(model_id, revision=sha, files_metadata=True)
+    siblings = {s.rfilename: s for s in info.siblings or []}
+    serving = select_serving_files(siblings, where=where)
+    files = []
+    for name in serving.all:
+        lfs = siblings[name].lfs
+        if lfs is not None and lfs.sha256:
+            files.append(FileEntry(path=name, size=int(lfs.size), sha256=str(lfs.sha256)))
+        else:
+            files.append(_download_and_hash(settings, model_id, sha, name))
+    card = getattr(info.card_data, "license", None) if info.card_data is not None else None
+    licence = normalise_licence(card) or licence_from_tags(info.tags)
+    gated = "no" if info.gated is False else (str(info.gated) if info.gated else None)
+    return ModelFacts(model_id, sha, licence=licence, gated=gated, files=tuple(files), recorded_from=FROM_HUB)
+
+
+def _download_and_hash(settings: Settings, model_id: str, sha: str, name: str) -> FileEntry:
+    from huggingface_hub import hf_hub_download
+
+    with hub_errors(settings, model_id, sha):
+        path = hf_hub_download(
+            model_id,
+            name,
+            revision=sha,
+            cache_dir=str(settings.hf_cache_dir),
+            token=settings.hf_token,
+            endpoint=settings.hf_endpoint,
+        )
+    return hash_file(Path(path))
+
+
+def _card_licence(readme: Path) -> str | None:
+    """`license:` from a model card's YAML front matter (huggingface_hub's own parser)."""
+    from huggingface_hub.repocard import metadata_load
+
+    try:
+        metadata = metadata_load(readme) or {}
+    except Exception:  # a card the parser cannot read declares nothing we can rely on
+        log.warning("could not parse the model card %s; its licence is unknown", readme)
+        return None
+    return normalise_licence(metadata.get("license"))
 
 
 def _hash_cached(snapshot: Path, name: str) -> FileEntry:

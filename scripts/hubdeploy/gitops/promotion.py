@@ -1,6 +1,7 @@
-"""Pins and promotion: `hubdeploy pin` resolves a Hub ref to a commit and writes it as an env's pin;
-`hubdeploy promote` copies a pin forward (dev -> staging -> prod); `hubdeploy pinned` says whether an env
-has one. A pin is one committed file per env, so a promotion is a one-file PR."""
+"""Pins and promotion: `hubdeploy pin` resolves a Hub ref to a commit and writes it as an env's pin, with the Hub's
+facts about that commit next to it (`artifacts.facts`); `hubdeploy promote` copies a pin and its facts forward
+(dev -> staging -> prod); `hubdeploy pinned` says whether an env has one. A pin is one committed file per env
+(plus its facts file), so a promotion is a small PR."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubdeploy.artifacts import hub
+from hubdeploy.artifacts.facts import facts_for, remove_facts, write_facts
 from hubdeploy.envs import (
     ENVIRONMENTS,
     ModelPin,
@@ -62,6 +64,7 @@ def unpin(settings: Settings, *, env: str) -> Path | None:
         return None
     path = pin_path(settings.repo_root, env)
     atomic_write_json(path, {"hub_model_id": current_model_id(settings.repo_root, env), "hub_revision": None})
+    remove_facts(settings.repo_root, env)
     return path.relative_to(settings.repo_root)
 
 
@@ -89,7 +92,9 @@ def pin(
                 f"{env} now follows the moving ref {revision!r} of {model_id}: every build may get other weights. "
                 f"Pin a commit with `hubdeploy pin --env {env} --revision {revision}` before promoting."
             )
-        return PinChange(env, new, previous, write_pin(settings.repo_root, env, new), resolved_from=None)
+        path = write_pin(settings.repo_root, env, new)
+        remove_facts(settings.repo_root, env)  # facts are about one commit; a moving ref has none
+        return PinChange(env, new, previous, path, resolved_from=None)
     check_pin(ModelPin(hub_model_id=model_id, hub_revision=revision), "dev")  # id shape, before any network
     resolved = hub.resolve(model_id, revision, settings=settings)
     if resolved.from_cache:
@@ -97,7 +102,10 @@ def pin(
             f"HF_HUB_OFFLINE=1: {model_id}@{revision} resolved from the local HF cache to {resolved.sha}; "
             "the Hub may have moved on since it was cached"
         )
-    new = ModelPin(hub_model_id=model_id, hub_revision=resolved.sha)
+    new = check_pin(ModelPin(hub_model_id=model_id, hub_revision=resolved.sha), env)
+    facts = hub.revision_facts(model_id, resolved.sha, settings=settings)
+    # facts first: a pin written without them would be checked against none (facts_for ignores other revisions)
+    write_facts(settings.repo_root, env, facts)
     path = write_pin(settings.repo_root, env, new)
     return PinChange(env, new, previous, path, resolved_from=revision)
 
@@ -120,6 +128,12 @@ def promote(settings: Settings, *, source: str, target: str) -> PinChange:
     if ENVIRONMENTS.index(target) - ENVIRONMENTS.index(source) > 1:
         warn(f"promoting {source} straight to {target}, skipping {ENVIRONMENTS[ENVIRONMENTS.index(source) + 1]}")
     previous = _previous_revision(settings.repo_root, target)
+    facts = facts_for(settings.repo_root, source, src)
+    if facts is None:
+        remove_facts(settings.repo_root, target)
+        warn(f"{source} has no recorded facts for {src.hub_revision[:12]}: {target} gets none (run hubdeploy pin)")
+    else:
+        write_facts(settings.repo_root, target, facts)
     path = write_pin(settings.repo_root, target, src)
     return PinChange(target, src, previous, path, resolved_from=None)
 

@@ -1,0 +1,126 @@
+"""`model-gates.toml` at the repo root: what a model must be to go to an environment, in one reviewed file.
+
+One table per environment; an environment without a table, or a key left out, is unrestricted (dev, by default).
+Today it holds the licence allow-list; more gates (evaluation thresholds) are meant to join as keys of the same
+tables, each parsed and checked here:
+
+    [staging]
+    licences = ["apache-2.0", "mit", "bsd-3-clause"]
+
+A licence is checked against the facts `hubdeploy pin` recorded for the pinned revision (`artifacts.facts`):
+a pin without recorded facts, or a model card that declares no licence, is not allowed where a list is set.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubdeploy.artifacts.facts import ModelFacts, facts_for
+from hubdeploy.envs import ENVIRONMENTS, ModelPin, facts_path
+from hubdeploy.errors import PinError, UsageError
+
+GATES_FILE = "model-gates.toml"
+KNOWN_KEYS: dict[str, str] = {"licences": 'list of allowed licence ids, e.g. ["apache-2.0", "mit"]'}
+
+
+@dataclass(frozen=True)
+class EnvGates:
+    """The gates of one environment; None means not restricted."""
+
+    env: str
+    licences: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class ModelGates:
+    path: Path
+    envs: dict[str, EnvGates] = field(default_factory=dict)
+
+    def for_env(self, env: str) -> EnvGates:
+        return self.envs.get(env, EnvGates(env=env))
+
+
+def _bad(path: Path, what: str, hint: str) -> UsageError:
+    return UsageError(f"{path.name}: {what}", hint=hint)
+
+
+def _licences(path: Path, env: str, value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _bad(path, f"[{env}] licences must be a list of licence ids", 'write e.g. licences = ["apache-2.0"]')
+    if not value:
+        raise _bad(path, f"[{env}] licences is empty: no model could be deployed", "list licences, or remove the key")
+    return frozenset(v.strip().lower() for v in value)
+
+
+def parse(path: Path, text: str) -> ModelGates:
+    """The gates in `text` (the contents of `path`).
+
+    Raises:
+        UsageError: not TOML, an unknown environment or key, or a value of the wrong shape.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _bad(path, f"is not valid TOML ({exc})", "fix the syntax (https://toml.io)") from None
+    envs: dict[str, EnvGates] = {}
+    for env, table in data.items():
+        if env not in ENVIRONMENTS:
+            raise _bad(path, f"unknown environment [{env}]", f"use tables named {', '.join(ENVIRONMENTS)}")
+        if not isinstance(table, dict):
+            raise _bad(path, f"{env} must be a table ([{env}])", f'write [{env}] then licences = ["apache-2.0"]')
+        unknown = sorted(set(table) - set(KNOWN_KEYS))
+        if unknown:
+            known = "; ".join(f"{k}: {v}" for k, v in KNOWN_KEYS.items())
+            raise _bad(path, f"[{env}] has unknown key(s) {', '.join(unknown)}", f"known keys: {known}")
+        licences = _licences(path, env, table["licences"]) if "licences" in table else None
+        envs[env] = EnvGates(env=env, licences=licences)
+    return ModelGates(path=path, envs=envs)
+
+
+def load(repo_root: Path) -> ModelGates:
+    path = repo_root / GATES_FILE
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UsageError(
+            f"no {GATES_FILE} at {repo_root}", hint="restore it with git: it holds the model gates"
+        ) from None
+    return parse(path, text)
+
+
+def check_licence(gates: EnvGates, pin: ModelPin, facts: ModelFacts | None, *, repo_root: Path) -> str:
+    """One line saying the pinned model's licence passes `gates`, or a PinError naming it and what to change."""
+    if gates.licences is None:
+        return f"{gates.env}: any licence allowed ({GATES_FILE} sets no licences for {gates.env})"
+    allowed = ", ".join(sorted(gates.licences))
+    model = f"{pin.hub_model_id}@{pin.hub_revision[:12]}"
+    if facts is None:
+        shown = facts_path(repo_root, gates.env).relative_to(repo_root)
+        raise PinError(
+            f"{gates.env}: the licence of {model} is unknown ({shown} has no facts for this revision)",
+            hint=f"run: hubdeploy pin --env {gates.env} --revision {pin.hub_revision} (it records the Hub's facts)",
+        )
+    if facts.licence is None:
+        raise PinError(
+            f"{gates.env}: {model} declares no licence ({facts.recorded_from}); {GATES_FILE} [{gates.env}] allows "
+            f"only {allowed}",
+            hint="pin a model whose card declares an allowed licence (offline pins read no card: pin with network "
+            "access)",
+        )
+    if facts.licence not in gates.licences:
+        raise PinError(
+            f"{gates.env}: licence {facts.licence!r} of {model} is not allowed ({GATES_FILE} [{gates.env}] "
+            f"licences: {allowed})",
+            hint=f"pin another model, or, once its licence is reviewed, add it to [{gates.env}] licences in "
+            f"{GATES_FILE}",
+        )
+    return f"{gates.env}: licence {facts.licence} of {model} is allowed"
+
+
+def check_pinned(repo_root: Path, env: str, pin: ModelPin) -> list[str]:
+    """Every gate of `env` for its pin; returns what passed, raises on the first that fails."""
+    gates = load(repo_root).for_env(env)
+    return [check_licence(gates, pin, facts_for(repo_root, env, pin), repo_root=repo_root)]
