@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "pin",
         help="resolve a Hub branch/tag to its commit SHA and write it as an env's model pin",
         description="Resolve REF of the model on the Hugging Face Hub to its full commit SHA and write it to "
-        "terraform/envs/ENV/model.auto.tfvars.json. With HF_HUB_OFFLINE=1 the local HF cache answers.",
+        "terraform/envs/ENV/model.auto.tfvars.json, with the Hub's facts about that commit (licence, gated, the "
+        "serving files' sizes and sha256) in terraform/envs/ENV/model.facts.json. With HF_HUB_OFFLINE=1 the local "
+        "HF cache answers.",
     )
     parser.add_argument("--env", required=True, help=f"environment: {', '.join(ENVIRONMENTS)}")
     parser.add_argument("--revision", metavar="REF", default=None, help="branch, tag or commit SHA (default: main)")

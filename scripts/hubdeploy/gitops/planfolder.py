@@ -21,7 +21,7 @@ from typing import Any
 
 from hubdeploy.errors import TerraformError, UsageError
 from hubdeploy.fsutil import atomic_write_bytes, atomic_write_json
-from hubdeploy.gitops import actions, review
+from hubdeploy.gitops import actions, review, supplychain
 from hubdeploy.gitops.comment import CommentInput, render_job_summary
 from hubdeploy.gitops.github import GitHubClient
 from hubdeploy.gitops.planhash import ChangeRecord, change_record, plan_hash
@@ -112,6 +112,8 @@ def write_plan_folder(
     doc = envroot.show_json(root, planned.path)
     text = run_terraform(["show", "-no-color", str(planned.path)], cwd=root.path, env=root.tf_env).stdout
     summary = summarize(doc)
+    if summary.model:  # licence, weights format, files changed: from the facts recorded with the pins
+        summary.model.update(supplychain.rows(summary.model, supplychain.known_facts(root.repo_root, root.env)))
     digest = plan_hash(doc)
     changes = change_record(doc)
     atomic_write_bytes(out / TEXT_FILE, text.encode())

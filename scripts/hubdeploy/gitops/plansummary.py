@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hubdeploy.gitops import cost
+from hubdeploy.gitops import cost, supplychain
 from hubdeploy.gitops.cost import CostChange
 from hubdeploy.gitops.plandoc import (
     CONFIG_TYPE,
@@ -33,10 +33,12 @@ ABSENT = "-"
 # else destroyed or replaced deserves a reviewer's attention.
 EXPECTED_REPLACEMENTS = frozenset({MODEL_TYPE, CONFIG_TYPE})
 
-# Rows of the model table, in display order.
+# Rows of the model table, in display order. The supply-chain rows come from the pin's recorded facts, not the
+# plan (planfolder fills them in: supplychain.rows).
 MODEL_FIELDS: tuple[tuple[str, str], ...] = (
     ("hub_model_id", "Hub model"),
     ("hub_revision", "Revision"),
+    *supplychain.FIELDS,
     ("artifact", "Artifact (S3)"),
     ("artifact_sha256", "Artifact sha256"),
     ("model_name", "SageMaker model"),
