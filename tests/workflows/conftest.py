@@ -5,6 +5,7 @@ as pushes and merges on one repository do."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from hubdeploy.artifacts.facts import ModelFacts, write_facts
+from hubdeploy.artifacts.hub import revision_facts
 from hubdeploy.artifacts.standin import install_in_hf_cache
 from hubdeploy.cli import main
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, write_pin
@@ -33,6 +36,7 @@ from .act import Act, ActRun, translate_workflows
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = "o/r"
 REGION = "us-east-1"
+SCENARIO_LICENCE = "apache-2.0"  # what this scenario's Hub declares for the stand-in revisions
 PLAN_ROLE = f"arn:aws:iam::{EMULATED_ACCOUNT_ID}:role/hubdeploy-github-plan"
 APPLY_ROLE = f"arn:aws:iam::{EMULATED_ACCOUNT_ID}:role/hubdeploy-github-apply"
 # prod has its own apply role (in a real fork: its own account): the per-env variable wins over the shared one
@@ -70,6 +74,7 @@ class World:
     revisions: tuple[str, str]  # the two model revisions in the offline HF cache
     next_pr: int = 1
     prs: dict[int, dict[str, str]] = field(default_factory=dict)
+    hf_cache: Path | None = None  # the offline HF cache the revisions are in
 
     # -- git + GitHub, as a user's clicks would make them ------------------------------------------
 
@@ -80,6 +85,7 @@ class World:
         for target, value in change.items():
             if isinstance(value, ModelPin):
                 write_pin(self.repo, target, value)
+                write_facts(self.repo, target, self.facts(value))
             else:
                 (self.repo / target).write_text(value)
         git(self.repo, "add", "-A")
@@ -87,6 +93,14 @@ class World:
         head = git(self.repo, "rev-parse", "HEAD")
         self.prs[number] = {"head": head, "branch": f"pr-{number}"}
         return number, head
+
+    def facts(self, pin: ModelPin) -> ModelFacts:
+        """What `hubdeploy pin` records offline for the stand-in, with the licence this scenario's Hub declares
+        (the cached stand-ins have no model card): staging and prod then pass model-gates.toml."""
+        environ = {**os.environ, "HF_HUB_CACHE": str(self.hf_cache), "HF_HUB_OFFLINE": "1"}
+        settings = Settings.from_env(environ, cwd=self.repo)
+        recorded = revision_facts(pin.hub_model_id, pin.hub_revision, settings=settings)
+        return dataclasses.replace(recorded, licence=SCENARIO_LICENCE)
 
     def pr_event(self, number: int, *, fork: bool = False) -> dict[str, Any]:
         head = self.prs[number]["head"]
@@ -235,5 +249,12 @@ def world(
             },
         )
         yield World(
-            repo=repo, work=work, act=act, github=github, api=api, emulator=emulator_session, revisions=revisions
+            repo=repo,
+            work=work,
+            act=act,
+            github=github,
+            api=api,
+            emulator=emulator_session,
+            revisions=revisions,
+            hf_cache=cache,
         )
