@@ -6,8 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-# The parts of a checkout the pipeline reads: Terraform roots/modules and the two artifacts' sources.
-CHECKOUT_PARTS: tuple[str, ...] = ("terraform", "model", "lambda")
+# The parts of a checkout the pipeline reads: Terraform roots/modules, the two artifacts' sources, and the
+# evaluation set a model change is measured on (hubdeploy evaluate).
+CHECKOUT_PARTS: tuple[str, ...] = ("terraform", "model", "lambda", "evaluation")
 CHECKOUT_FILES: tuple[str, ...] = ("model-gates.toml",)  # the model gates `hubdeploy pinned` checks
 # Never copied: Terraform working state, plans, emulator overrides, and publish output of the real tree.
 SCRATCH_IGNORE = shutil.ignore_patterns(
@@ -23,7 +24,8 @@ SCRATCH_IGNORE = shutil.ignore_patterns(
 
 
 def copy_checkout(repo_root: Path, dest: Path) -> Path:
-    """Copy terraform/, model/, lambda/ and model-gates.toml of `repo_root` into `dest`, replacing what `dest` had."""
+    """Copy terraform/, model/, lambda/, evaluation/ and model-gates.toml of `repo_root` into `dest`, replacing what
+    `dest` had."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in CHECKOUT_PARTS:
         src, dst = repo_root / part, dest / part

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "promote",
     "fetch",
     "build",
+    "evaluate",
     "publish",
     "pinned",
     "plan",

@@ -36,6 +36,10 @@ class ArtifactError(HubdeployError):
     """A model folder or artifact is missing files, unreadable, or fails its checksum."""
 
 
+class EvaluationError(HubdeployError):
+    """A model change failed an evaluation gate of model-gates.toml (the message names the gate and the numbers)."""
+
+
 class AwsError(HubdeployError):
     """AWS refused: no credentials, access denied, bucket missing, ..."""
 

@@ -1,14 +1,18 @@
 """`model-gates.toml` at the repo root: what a model must be to go to an environment, in one reviewed file.
 
-One table per environment; an environment without a table, or a key left out, is unrestricted (dev, by default).
-Today it holds the licence allow-list; more gates (evaluation thresholds) are meant to join as keys of the same
-tables, each parsed and checked here:
+One table per environment; an environment without a table, or a key left out, is unrestricted. Every key is
+parsed and checked here:
 
     [staging]
     licences = ["apache-2.0", "mit", "bsd-3-clause"]
+    min_accuracy = 0.75        # head's accuracy on evaluation/sentences.jsonl, 0..1
+    max_accuracy_drop = 0.02   # how far head's accuracy may fall below base's, 0..1
+    max_flips = 20             # most sentences whose label may change, an integer >= 0
 
 A licence is checked against the facts `hubdeploy pin` recorded for the pinned revision (`artifacts.facts`):
 a pin without recorded facts, or a model card that declares no licence, is not allowed where a list is set.
+The evaluation gates are checked by `hubdeploy evaluate` against the numbers it measured
+(`hubdeploy.evaluation`): base is what the env has deployed, head the PR's pin and serving code.
 """
 
 from __future__ import annotations
@@ -16,14 +20,21 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hubdeploy.artifacts.facts import ModelFacts, facts_for
 from hubdeploy.envs import ENVIRONMENTS, ModelPin, facts_path
 from hubdeploy.errors import PinError, UsageError
 
 GATES_FILE = "model-gates.toml"
-KNOWN_KEYS: dict[str, str] = {"licences": 'list of allowed licence ids, e.g. ["apache-2.0", "mit"]'}
+KNOWN_KEYS: dict[str, str] = {
+    "licences": 'list of allowed licence ids, e.g. ["apache-2.0", "mit"]',
+    "min_accuracy": "lowest accuracy allowed on the evaluation set, a number from 0 to 1, e.g. 0.75",
+    "max_accuracy_drop": "how far accuracy may fall below the deployed model's, a number from 0 to 1, e.g. 0.02",
+    "max_flips": "most evaluation sentences whose label may change, an integer >= 0, e.g. 20",
+}
+# Accuracies are ratios of counts: compare with a little slack so 0.9 - 0.85 does not exceed a limit of 0.05.
+SLACK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,15 @@ class EnvGates:
 
     env: str
     licences: frozenset[str] | None = None
+    min_accuracy: float | None = None
+    max_accuracy_drop: float | None = None
+    max_flips: int | None = None
+
+    @property
+    def evaluation_gates(self) -> dict[str, float | int]:
+        """The evaluation gates that are set, by name."""
+        named = {"min_accuracy": self.min_accuracy, "max_accuracy_drop": self.max_accuracy_drop}
+        return {k: v for k, v in {**named, "max_flips": self.max_flips}.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,18 @@ def _licences(path: Path, env: str, value: Any) -> frozenset[str]:
     return frozenset(v.strip().lower() for v in value)
 
 
+def _fraction(path: Path, env: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _bad(path, f"[{env}] {key} must be a number from 0 to 1, not {value!r}", f"write e.g. {key} = 0.05")
+    return float(value)
+
+
+def _count(path: Path, env: str, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad(path, f"[{env}] {key} must be an integer >= 0, not {value!r}", f"write e.g. {key} = 20")
+    return value
+
+
 def parse(path: Path, text: str) -> ModelGates:
     """The gates in `text` (the contents of `path`).
 
@@ -75,8 +107,19 @@ def parse(path: Path, text: str) -> ModelGates:
         if unknown:
             known = "; ".join(f"{k}: {v}" for k, v in KNOWN_KEYS.items())
             raise _bad(path, f"[{env}] has unknown key(s) {', '.join(unknown)}", f"known keys: {known}")
-        licences = _licences(path, env, table["licences"]) if "licences" in table else None
-        envs[env] = EnvGates(env=env, licences=licences)
+        envs[env] = EnvGates(
+            env=env,
+            licences=_licences(path, env, table["licences"]) if "licences" in table else None,
+            min_accuracy=_fraction(path, env, "min_accuracy", table["min_accuracy"])
+            if "min_accuracy" in table
+            else None,
+            max_accuracy_drop=(
+                _fraction(path, env, "max_accuracy_drop", table["max_accuracy_drop"])
+                if "max_accuracy_drop" in table
+                else None
+            ),
+            max_flips=_count(path, env, "max_flips", table["max_flips"]) if "max_flips" in table else None,
+        )
     return ModelGates(path=path, envs=envs)
 
 
@@ -124,3 +167,82 @@ def check_pinned(repo_root: Path, env: str, pin: ModelPin) -> list[str]:
     """Every gate of `env` for its pin; returns what passed, raises on the first that fails."""
     gates = load(repo_root).for_env(env)
     return [check_licence(gates, pin, facts_for(repo_root, env, pin), repo_root=repo_root)]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One evaluation gate checked: its limit, the measured value, and whether it passed (None: not applicable)."""
+
+    name: str
+    limit: float | int
+    value: float | int | None
+    passed: bool | None
+    message: str  # what a reader sees: the numbers, and for a failure the file and table to change
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "limit": self.limit,
+            "value": self.value,
+            "passed": self.passed,
+            "note": self.message,
+        }
+
+
+Verdict = Literal["pass", "fail"]
+
+
+def check_evaluation(
+    gates: EnvGates, *, head_accuracy: float, base_accuracy: float | None, flips: int | None
+) -> list[GateResult]:
+    """Each evaluation gate set for `gates.env` (min_accuracy, max_accuracy_drop, max_flips) against the numbers.
+
+    `base_accuracy` and `flips` are None when the env had no model at base: the drop and flip gates then do not
+    apply (there is nothing to compare with), and say so.
+    """
+    where = f"({GATES_FILE} [{gates.env}])"
+    results: list[GateResult] = []
+    if gates.min_accuracy is not None:
+        limit = gates.min_accuracy
+        ok = head_accuracy >= limit - SLACK
+        message = (
+            f"accuracy {head_accuracy:.4f} is at least min_accuracy {limit:g}"
+            if ok
+            else f"{gates.env}: accuracy {head_accuracy:.4f} is below min_accuracy {limit:g} {where}"
+        )
+        results.append(GateResult("min_accuracy", limit, round(head_accuracy, 4), ok, message))
+    if gates.max_accuracy_drop is not None:
+        limit = gates.max_accuracy_drop
+        if base_accuracy is None:
+            results.append(
+                GateResult("max_accuracy_drop", limit, None, None, "not applicable: nothing deployed at base")
+            )
+        else:
+            drop = base_accuracy - head_accuracy
+            ok = drop <= limit + SLACK
+            change = f"{base_accuracy:.4f} -> {head_accuracy:.4f}"
+            message = (
+                f"accuracy {change}, a drop of {max(drop, 0.0):.4f}, within max_accuracy_drop {limit:g}"
+                if ok
+                else f"{gates.env}: accuracy dropped by {drop:.4f} ({change}), more than max_accuracy_drop "
+                f"{limit:g} {where}"
+            )
+            results.append(GateResult("max_accuracy_drop", limit, round(drop, 4), ok, message))
+    if gates.max_flips is not None:
+        most = gates.max_flips
+        if flips is None:
+            results.append(GateResult("max_flips", most, None, None, "not applicable: nothing deployed at base"))
+        else:
+            ok = flips <= most
+            message = (
+                f"{flips} label flip(s), at most max_flips {most}"
+                if ok
+                else f"{gates.env}: {flips} label flips, more than max_flips {most} {where}"
+            )
+            results.append(GateResult("max_flips", most, flips, ok, message))
+    return results
+
+
+def verdict(results: list[GateResult]) -> Verdict:
+    """fail when any gate failed; a gate that does not apply never fails."""
+    return "fail" if any(r.passed is False for r in results) else "pass"

@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -55,8 +55,12 @@ def training_data_path() -> Path:
     return Path(str(resources.files("hubdeploy") / "data" / "standin" / "train.jsonl"))
 
 
-def read_sentences(path: Path) -> list[Sentence]:
-    """Labelled sentences, one JSON object per line: {"text": "...", "label": "Neutral|Positive|Negative"}."""
+def read_sentences(path: Path, *, labels: Sequence[str] | None = LABELS) -> list[Sentence]:
+    """Labelled sentences, one JSON object per line: {"text": "...", "label": "Neutral|Positive|Negative"}.
+
+    `labels` are the labels allowed (FinBERT-tone's by default); None accepts any non-empty label, for a caller
+    that checks them against a model's own `id2label` once it has the model (the PR evaluation).
+    """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -77,10 +81,12 @@ def read_sentences(path: Path) -> list[Sentence]:
             ) from None
         if not isinstance(text, str) or not text.strip():
             raise UsageError(f'{path}:{number}: "text" must be a non-empty string', hint="fix or delete the line")
-        if label not in LABELS:
+        if labels is None and (not isinstance(label, str) or not label.strip()):
+            raise UsageError(f'{path}:{number}: "label" must be a non-empty string', hint="fix or delete the line")
+        if labels is not None and label not in labels:
             raise UsageError(
-                f"{path}:{number}: label {label!r} is not one of {', '.join(LABELS)}",
-                hint="use FinBERT-tone's labels, spelled as shown",
+                f"{path}:{number}: label {label!r} is not one of {', '.join(labels)}",
+                hint="use the model's labels (its config.json id2label), spelled as shown",
             )
         sentences.append(Sentence(text=text, label=label))
     if not sentences:
