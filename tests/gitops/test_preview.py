@@ -5,6 +5,7 @@ stack deployed (tests/local/test_e2e.py checks that this previews "No changes").
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,10 +73,18 @@ def test_preview_prints_the_pr_comment_for_staging_without_touching_the_checkout
     root_dir = repo_root / "terraform" / "root"
     root_before = sorted(p.name for p in root_dir.iterdir())
 
-    assert main(["preview", "--env", "staging", "--workdir", str(tmp_path / "preview")]) == 0
+    # staging's first pin is evaluated alone (nothing deployed at base); the stand-in misses its min_accuracy, so
+    # the preview prints the comment, then fails as the PR check would
+    assert main(["preview", "--env", "staging", "--workdir", str(tmp_path / "preview")]) == 1
 
     out = capsys.readouterr()
     assert out.out.startswith("<!-- hubdeploy:plan env=staging workflow=pr -->")
+    assert "#### Evaluation ❌ fail" in out.out
+    assert "nothing deployed at base: head alone, the drop and flip gates do not apply" in out.out
+    assert "- ⚪ `max_flips`: not applicable: nothing deployed at base" in out.out
+    assert re.search(
+        r"staging: accuracy 0\.\d{4} is below min_accuracy 0\.7 \(model-gates\.toml \[staging\]\)", out.err
+    )
     assert "**Plan:** " in out.out and " to add, 0 to change, 0 to replace, 0 to destroy" in out.out
     assert "| **Revision** ✏️ | - |" in out.out  # a first deploy: no old revision
     # and what staging's endpoint will cost, from the price table

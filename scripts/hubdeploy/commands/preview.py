@@ -8,6 +8,12 @@ builds the stand-in model (hubdeploy.artifacts.standin) installed as the pinned 
 cache; --use-hub builds the real pinned model instead. Against the running local stack's emulator
 (--endpoint-url) it builds what that stack deployed (the real model, or the stand-in of the same size), so
 an unchanged checkout previews "No changes".
+
+It also evaluates the model change as the PR's plan job does (`hubdeploy evaluate`; --no-evaluate skips it): base
+is the env's pin and model/ at --base-ref (default main: what a PR from this checkout is compared with, and what
+`make demo` deployed from an unchanged checkout), head is your working tree, so "change the dev pin, then preview"
+shows the evaluation of that change. With the stand-in, each side's pin gets its own stand-in (`standin-v2` is a
+second, differently trained one). A failed gate prints the comment, then fails as the PR check would.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from hubdeploy.artifacts.standin import Size
 from hubdeploy.checkout import copy_checkout
+from hubdeploy.commands.evaluate import DEFAULT_BASE_REF
 from hubdeploy.envs import ENVIRONMENTS, ModelPin, current_model_id, read_pin, write_pin
 from hubdeploy.errors import LocalStackError, PinError
 from hubdeploy.gitops import planfolder
@@ -51,6 +59,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--endpoint-url", default=None, metavar="URL", help="use this running emulator")
     parser.add_argument("--use-hub", action="store_true", help="build the pinned model from the Hub (needs network)")
     parser.add_argument("--full", action="store_true", help="also print the job summary (full plan)")
+    parser.add_argument(
+        "--no-evaluate", dest="evaluate", action="store_false", help="skip the evaluation of the model change"
+    )
+    parser.add_argument(
+        "--base-ref",
+        default=DEFAULT_BASE_REF,
+        metavar="REF",
+        help=f"what the evaluation compares your working tree with (default: {DEFAULT_BASE_REF})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -85,6 +102,43 @@ def use_standin(repo: Path, env: str, workdir: Path, *, build_dir: Path, size: S
     return cache
 
 
+def _in_cache(cache: Path, pin: ModelPin) -> bool:
+    """True when the private HF cache already holds `pin` (as a ref or a commit): it is never installed twice."""
+    folder = cache / ("models--" + pin.hub_model_id.replace("/", "--"))
+    return (folder / "refs" / pin.hub_revision).is_file() or (folder / "snapshots" / pin.hub_revision).is_dir()
+
+
+def _evaluate(
+    args: argparse.Namespace,
+    settings: Settings,
+    scratch: Settings,
+    repo: Path,
+    out: Path,
+    *,
+    cache: Path | None,
+    build_dir: Path,
+    size: Size,
+) -> dict[str, Any]:
+    """The PR's evaluation of the scratch copy (head) against the checkout's --base-ref, into `out`."""
+    from hubdeploy.artifacts.standin import install_standin
+    from hubdeploy.evaluation import pipeline
+
+    def standin_for(pin: ModelPin) -> None:
+        if cache is not None and not _in_cache(cache, pin):
+            install_standin(pin, cache_dir=cache, build_dir=build_dir, size=size)
+
+    return pipeline.evaluate_env(
+        scratch,
+        env=args.env,
+        base_ref=args.base_ref,
+        out=out,
+        head_commit=planfolder.current_commit(settings),
+        head_root=repo,
+        git_root=settings.repo_root,
+        prepare=standin_for if cache is not None else None,
+    )
+
+
 def _step(argv: list[str], settings: Settings) -> None:
     from hubdeploy.cli import main
 
@@ -105,10 +159,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     log.info(
         "preview: %s (%s)", "the real pinned model" if model.kind == "hub" else f"a {model.size} stand-in", model.detail
     )
+    cache = None
+    build_dir = Paths.of(settings.repo_root).standin  # the local stack's stand-ins: trained once for both
     if model.kind == "standin":
-        # the local stack's stand-in folder (.local/standin): trained once for both, the same bytes
-        cache = use_standin(repo, args.env, workdir, build_dir=Paths.of(settings.repo_root).standin, size=model.size)
+        cache = use_standin(repo, args.env, workdir, build_dir=build_dir, size=model.size)
         scratch = scratch.with_offline_cache(cache)
+    out = workdir / "plan" / args.env
+    evaluation = None
+    if args.evaluate:  # first: the plan folder written below reads evaluation.json
+        evaluation = _evaluate(args, settings, scratch, repo, out, cache=cache, build_dir=build_dir, size=model.size)
     with _emulator(args.endpoint_url, workdir, settings) as url:
         local = emulated_settings(scratch, url, settings.aws_region)
         for argv in (["bootstrap", "--env", args.env], ["build", "--env", args.env], ["publish", "--env", args.env]):
@@ -123,13 +182,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             region=local.aws_region,
         )
         root = envroot.open_root(local, args.env, workdir=workdir / "tf")
-        folder, _doc = planfolder.write_plan_folder(
-            root, workdir / "plan" / args.env, commit=planfolder.current_commit(settings)
-        )
+        folder, _doc = planfolder.write_plan_folder(root, out, commit=planfolder.current_commit(settings))
     data = folder.comment_input(workflow=planfolder.DEFAULT_WORKFLOW, run_url=None)
     print(render_comment(data))
     if args.full:
         print("\n---- job summary ----\n")
         print(render_job_summary(data))
     log.info("preview: plan folder %s (scratch copy %s)", folder.path, repo)
+    if evaluation is not None:
+        from hubdeploy.evaluation.pipeline import gate_failure
+
+        failure = gate_failure(evaluation)
+        if failure is not None:
+            raise failure  # after the comment, which shows the failed gate as the PR would
     return 0

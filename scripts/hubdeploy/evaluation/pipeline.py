@@ -126,20 +126,17 @@ def _run(
     workdir: Path,
     prepare: Callable[[ModelPin], None] | None,
 ) -> dict[str, Any]:
-    from hubdeploy.evaluation.runner import run_side
+    from hubdeploy.evaluation.runner import SideRun, run_side
 
     env = comparison.env
-    runs = {}
-    for name, side in (("base", comparison.base), ("head", comparison.head)):
-        if side.pin is None:
-            continue
-        if prepare is not None:
+
+    def run(side: sides.Side, name: str) -> SideRun:
+        if prepare is not None and side.pin is not None:
             prepare(side.pin)
         who = f"{env} {name}" + (f" ({side.ref})" if name == "base" else "")
-        runs[name] = run_side(
-            settings, side, env=env, texts=texts, batch_size=batch_size, workdir=workdir / name, who=who
-        )
-    head, base = runs["head"], runs.get("base")
+        return run_side(settings, side, env=env, texts=texts, batch_size=batch_size, workdir=workdir / name, who=who)
+
+    head = run(comparison.head, "head")  # first: a set labelled for another model stops before base is built
     unknown = sorted(set(gold) - set(head.labels))
     if unknown:
         raise UsageError(
@@ -147,6 +144,7 @@ def _run(
             f"({', '.join(head.labels)})",
             hint="label the sentences with the model's id2label names (evaluation/README.md)",
         )
+    base = run(comparison.base, "base") if comparison.base.pin is not None else None
     head_accuracy = metrics.accuracy(gold, head.predictions)
     flips = metrics.flips(texts, base.predictions, head.predictions) if base else None
     results = model_gates.check_evaluation(

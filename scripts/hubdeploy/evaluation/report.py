@@ -19,7 +19,6 @@ evaluation.json, schema 1:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -123,8 +122,9 @@ def document(
 
 
 def _text(value: object) -> str:
-    """Plain text safe in a Markdown table cell and inside <details> (no HTML, no pipes, one line)."""
-    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    """Plain text safe in a Markdown table cell and inside <details> (no HTML tag, no pipe, one line)."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;")
+    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
 def _ratio(value: object) -> str:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 SERVING_CODE = "code/inference.py"
 # Loggers that speak once per request (the toolkit's timings, inference.py's "classified N texts"): quiet while a
 # side runs, unless --debug; the evaluation logs one line per side instead.
+INFERENCE_MAX_TEXTS = 128  # model/code/inference.py's ServingSettings.max_texts when HUBDEPLOY_MAX_TEXTS is unset
 PER_REQUEST_LOGGERS = ("sagemaker_huggingface_inference_toolkit", "mms", "inference")
 
 
@@ -83,6 +84,12 @@ def _predictions(answer: Any, count: int, *, who: str) -> list[Prediction]:
     return parsed
 
 
+def container_environment(batch_size: int) -> dict[str, str]:
+    """The model's container environment: the serving defaults, as an endpoint without overrides has them, but for
+    a batch larger than inference.py's default limit on texts per request (128), which is raised to fit."""
+    return {"HUBDEPLOY_MAX_TEXTS": str(batch_size)} if batch_size > INFERENCE_MAX_TEXTS else {}
+
+
 @contextlib.contextmanager
 def _quiet_requests() -> Iterator[None]:
     if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
@@ -122,8 +129,7 @@ def _run_side(
     code_sha256 = hashlib.sha256((model_dir / SERVING_CODE).read_bytes()).hexdigest()
     log.info("evaluate: %s built in %.1fs (%d bytes)", who, time.monotonic() - started, built.model.size)
     try:
-        # the container's defaults, but a batch of the evaluation is never refused as too many texts
-        model = ToolkitModel(model_dir, environment={"HUBDEPLOY_MAX_TEXTS": str(max(batch_size, 128))}, name=who)
+        model = ToolkitModel(model_dir, environment=container_environment(batch_size), name=who)
     except ModelLoadError as exc:
         raise ArtifactError(f"{who}: the model did not load: {exc}", hint="fix its code/inference.py") from exc
 

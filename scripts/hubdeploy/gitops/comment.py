@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from hubdeploy.errors import UsageError
+from hubdeploy.evaluation.report import section_md
 from hubdeploy.gitops.cost import LEFT_OUT
 from hubdeploy.gitops.planhash import ChangeRecord
 from hubdeploy.gitops.plansummary import MODEL_FIELDS, PlanSummary
@@ -118,6 +120,7 @@ class CommentInput:
     run_url: str | None = None
     changes: ChangeRecord | None = None  # per-change digests, recorded hidden in the comment
     headline: str | None = None  # a note right under the status line (the deploy-time plan says why it is there)
+    evaluation: dict[str, Any] | None = None  # evaluation.json of the plan folder (`hubdeploy evaluate`), if any
 
 
 def _head(data: CommentInput) -> list[str]:
@@ -139,6 +142,8 @@ def _head(data: CommentInput) -> list[str]:
         parts.append(f"> Capacity kept: {data.summary.capacity_note}.")
     if data.summary.warnings:
         parts.append(warnings_md(data.summary))
+    if data.evaluation is not None:
+        parts.append(section_md(data.evaluation))
     return parts
 
 

@@ -7,7 +7,8 @@ A plan folder holds
 - `summary.json`: counts, model table, warnings (sensitive values masked), plan hash, per-change digests
   (`planhash.change_record`: digests only, no value), env, commit,
 and, in the deploy job, `accepted.json` (what deploy-check accepted the plan as) and `deploy-record.json`
-(what `hubdeploy apply` did).
+(what `hubdeploy apply` did). In a PR's plan job, `hubdeploy evaluate` adds `evaluation.json` (the model change's
+evaluation, `hubdeploy.evaluation.report`): the comment shows it when it is there; planning leaves it alone.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hubdeploy.errors import TerraformError, UsageError
+from hubdeploy.evaluation.report import EVALUATION_FILE
 from hubdeploy.fsutil import atomic_write_bytes, atomic_write_json
 from hubdeploy.gitops import actions, review, supplychain
 from hubdeploy.gitops.comment import CommentInput, render_job_summary
@@ -53,6 +55,7 @@ class PlanFolder:
     summary: PlanSummary
     text: str
     changes: ChangeRecord | None = None  # per-change digests (None in folders written before they existed)
+    evaluation: dict[str, Any] | None = None  # evaluation.json, when `hubdeploy evaluate` wrote one here
 
     @property
     def planfile(self) -> Path:
@@ -79,6 +82,7 @@ class PlanFolder:
             run_url=run_url,
             changes=self.changes,
             headline=headline,
+            evaluation=self.evaluation,
         )
 
 
@@ -138,6 +142,7 @@ def write_plan_folder(
         summary=summary,
         text=text,
         changes=changes,
+        evaluation=read_evaluation(out),
     )
     return folder, doc
 
@@ -163,10 +168,24 @@ def read_plan_folder(path: Path, *, env: str | None = None) -> PlanFolder:
         summary=PlanSummary.from_json(meta["summary"]),
         text=text,
         changes=ChangeRecord.from_json(meta.get("changes")),
+        evaluation=read_evaluation(path),
     )
     if env is not None and folder.env != env:
         raise UsageError(f"{path} holds a plan for {folder.env}, not {env}", hint="pass the folder of the right env")
     return folder
+
+
+def read_evaluation(path: Path) -> dict[str, Any] | None:
+    """The folder's evaluation.json, or None: none written (no evaluation ran, an older folder) or unreadable
+    (warned: the comment then shows no evaluation rather than failing the whole comment)."""
+    try:
+        doc = json.loads((path / EVALUATION_FILE).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("%s is unreadable (%s): the comment shows no evaluation", path / EVALUATION_FILE, exc)
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def current_commit(settings: Settings) -> str:
