@@ -9,11 +9,8 @@ cache; --use-hub builds the real pinned model instead. Against the running local
 (--endpoint-url) it builds what that stack deployed (the real model, or the stand-in of the same size), so
 an unchanged checkout previews "No changes".
 
-It also evaluates the model change as the PR's plan job does (`hubdeploy evaluate`; --no-evaluate skips it): base
-is the env's pin and model/ at --base-ref (default main: what a PR from this checkout is compared with, and what
-`make demo` deployed from an unchanged checkout), head is your working tree, so "change the dev pin, then preview"
-shows the evaluation of that change. With the stand-in, each side's pin gets its own stand-in (`standin-v2` is a
-second, differently trained one). A failed gate prints the comment, then fails as the PR check would.
+It first evaluates the model change as the PR's plan job does (--no-evaluate skips it; what it compares:
+`hubdeploy.local.previewmodels`); a failed gate prints the comment, then fails as the PR check would.
 """
 
 from __future__ import annotations
@@ -27,21 +24,19 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from hubdeploy.artifacts.standin import Size
 from hubdeploy.checkout import copy_checkout
 from hubdeploy.commands.evaluate import DEFAULT_BASE_REF
-from hubdeploy.envs import ENVIRONMENTS, ModelPin, current_model_id, read_pin, write_pin
-from hubdeploy.errors import LocalStackError, PinError
+from hubdeploy.envs import ENVIRONMENTS
+from hubdeploy.errors import LocalStackError
+from hubdeploy.evaluation.pipeline import gate_failure
 from hubdeploy.gitops import planfolder
 from hubdeploy.gitops.comment import render_comment, render_job_summary
-from hubdeploy.gitops.promotion import DEFAULT_REVISION
 from hubdeploy.infra import accountroot, aws, envroot, naming
 from hubdeploy.infra.emulator.process import emulated_settings
 from hubdeploy.local.layout import Paths
 from hubdeploy.local.modelsource import preview_model_source
-from hubdeploy.log import warn
+from hubdeploy.local.previewmodels import evaluate_preview, standin_installer, use_standin
 from hubdeploy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,9 +59,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--base-ref",
-        default=DEFAULT_BASE_REF,
+        default=None,
         metavar="REF",
-        help=f"what the evaluation compares your working tree with (default: {DEFAULT_BASE_REF})",
+        help=f"what the evaluation compares your working tree with (default: {DEFAULT_BASE_REF}, else HEAD)",
     )
     parser.set_defaults(handler=run)
 
@@ -80,63 +75,6 @@ def _emulator(endpoint_url: str | None, workdir: Path, settings: Settings) -> It
 
     with Emulator(log_path=workdir / "emulator.log", environ=settings.environ) as emu:
         yield emu.endpoint_url
-
-
-def use_standin(repo: Path, env: str, workdir: Path, *, build_dir: Path, size: Size = "tiny") -> Path:
-    """Install the stand-in for the env's pin (the one the local stack would deploy: same pin, same bytes,
-    trained once into `build_dir`) in a private HF cache; pin the scratch copy to it when the env is not pinned
-    yet. Returns the cache."""
-    from hubdeploy.artifacts.standin import install_standin
-
-    try:
-        pin = read_pin(repo, env, validate=False)
-        pinned = True
-    except PinError:  # not pinned yet: preview what pinning it would do
-        pin, pinned = ModelPin(hub_model_id=current_model_id(repo, env), hub_revision=DEFAULT_REVISION), False
-    cache = workdir / "hf-cache"
-    standin = install_standin(pin, cache_dir=cache, build_dir=build_dir, size=size)
-    if not pinned:
-        write_pin(repo, env, ModelPin(hub_model_id=pin.hub_model_id, hub_revision=standin.revision))
-    served = f"{pin.hub_model_id}@{standin.revision[:12]}"
-    warn(f"preview: {standin.announcement} Serves {served} from the scratch copy only.")
-    return cache
-
-
-def _in_cache(cache: Path, pin: ModelPin) -> bool:
-    """True when the private HF cache already holds `pin` (as a ref or a commit): it is never installed twice."""
-    folder = cache / ("models--" + pin.hub_model_id.replace("/", "--"))
-    return (folder / "refs" / pin.hub_revision).is_file() or (folder / "snapshots" / pin.hub_revision).is_dir()
-
-
-def _evaluate(
-    args: argparse.Namespace,
-    settings: Settings,
-    scratch: Settings,
-    repo: Path,
-    out: Path,
-    *,
-    cache: Path | None,
-    build_dir: Path,
-    size: Size,
-) -> dict[str, Any]:
-    """The PR's evaluation of the scratch copy (head) against the checkout's --base-ref, into `out`."""
-    from hubdeploy.artifacts.standin import install_standin
-    from hubdeploy.evaluation import pipeline
-
-    def standin_for(pin: ModelPin) -> None:
-        if cache is not None and not _in_cache(cache, pin):
-            install_standin(pin, cache_dir=cache, build_dir=build_dir, size=size)
-
-    return pipeline.evaluate_env(
-        scratch,
-        env=args.env,
-        base_ref=args.base_ref,
-        out=out,
-        head_commit=planfolder.current_commit(settings),
-        head_root=repo,
-        git_root=settings.repo_root,
-        prepare=standin_for if cache is not None else None,
-    )
 
 
 def _step(argv: list[str], settings: Settings) -> None:
@@ -159,15 +97,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     log.info(
         "preview: %s (%s)", "the real pinned model" if model.kind == "hub" else f"a {model.size} stand-in", model.detail
     )
-    cache = None
-    build_dir = Paths.of(settings.repo_root).standin  # the local stack's stand-ins: trained once for both
+    prepare = None  # what the evaluation does with each side's pin before building it
     if model.kind == "standin":
+        build_dir = Paths.of(settings.repo_root).standin  # the local stack's stand-ins: trained once for both
         cache = use_standin(repo, args.env, workdir, build_dir=build_dir, size=model.size)
         scratch = scratch.with_offline_cache(cache)
+        prepare = standin_installer(cache, build_dir=build_dir, size=model.size)
     out = workdir / "plan" / args.env
-    evaluation = None
-    if args.evaluate:  # first: the plan folder written below reads evaluation.json
-        evaluation = _evaluate(args, settings, scratch, repo, out, cache=cache, build_dir=build_dir, size=model.size)
+    evaluation = (  # first: the plan folder written below reads evaluation.json
+        evaluate_preview(settings, scratch, env=args.env, base_ref=args.base_ref, out=out, prepare=prepare)
+        if args.evaluate
+        else None
+    )
     with _emulator(args.endpoint_url, workdir, settings) as url:
         local = emulated_settings(scratch, url, settings.aws_region)
         for argv in (["bootstrap", "--env", args.env], ["build", "--env", args.env], ["publish", "--env", args.env]):
@@ -189,10 +130,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print("\n---- job summary ----\n")
         print(render_job_summary(data))
     log.info("preview: plan folder %s (scratch copy %s)", folder.path, repo)
-    if evaluation is not None:
-        from hubdeploy.evaluation.pipeline import gate_failure
-
-        failure = gate_failure(evaluation)
-        if failure is not None:
-            raise failure  # after the comment, which shows the failed gate as the PR would
+    if evaluation is not None and (failure := gate_failure(evaluation)) is not None:
+        raise failure  # after the comment, which shows the failed gate as the PR would
     return 0

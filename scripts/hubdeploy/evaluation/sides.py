@@ -58,13 +58,22 @@ def _git(git_root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", *args], cwd=git_root, capture_output=True, check=False)
 
 
+def is_git_clone(git_root: Path) -> bool:
+    return _git(git_root, "rev-parse", "--git-dir").returncode == 0
+
+
+def has_commit(git_root: Path, ref: str) -> bool:
+    """True when `ref` names a commit in the clone at `git_root`."""
+    return _git(git_root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode == 0
+
+
 def resolve_commit(git_root: Path, ref: str) -> str:
     """The commit `ref` names in the clone at `git_root`.
 
     Raises:
         UsageError: not a git clone, or the ref is not in it (a shallow CI checkout may lack it).
     """
-    if _git(git_root, "rev-parse", "--git-dir").returncode != 0:
+    if not is_git_clone(git_root):
         raise UsageError(
             f"{git_root} is not a git clone: the base side of the evaluation comes from git",
             hint="run in a git clone of the repository",

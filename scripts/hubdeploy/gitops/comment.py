@@ -4,7 +4,8 @@ One comment per (env, workflow), found again by its hidden marker and edited in 
 goes in a collapsed block, cut on a line boundary so the comment stays under GitHub's 65,536-character
 limit; the job summary and the plan artifact keep the whole text. Hidden lines at the end record the plan
 hash, the commit and the per-change digests (`planhash.ChangeRecord`): deploy-check reads them back from
-the comment written by the workflow's own identity (`GitHubClient.find_comment`).
+the comment written by the workflow's own identity (`GitHubClient.find_comment`). A plan folder holding
+evaluation.json (`hubdeploy evaluate`) adds its "Evaluation" section before the plan (`evaluation.report`).
 """
 
 from __future__ import annotations
