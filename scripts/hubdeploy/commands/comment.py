@@ -4,7 +4,8 @@ With --plan-dir: render the plan folder and create or update the env's sticky co
 workflow, found by its hidden marker among the comments of the workflow's own identity), and record the
 plan hash as the commit status `hubdeploy/plan (ENV)` on the commit that was planned: the PR's head commit
 on pull_request (the comment shows that commit, not the temporary merge commit); on merge_group only the
-status, on the queue's head commit (there is no PR to comment on).
+statuses, on the queue's head commit (there is no PR to comment on). With an evaluation (--evaluation-json, or
+DIR/evaluation.json) its verdict goes beside it as `hubdeploy/evaluation (ENV)`, which deploy-check reads too.
 
 Without: change only the status line of the existing comment (deploy jobs: applying / applied / failed /
 rolled back, with a link to the run and --detail or the deploy record's facts), keeping the reviewed plan.
@@ -16,10 +17,13 @@ The PR is --pr, else the pull_request of the triggering event, else the PR the c
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.errors import UsageError
+from hubdeploy.fsutil import atomic_write_json
 from hubdeploy.gitops import deployrecord, planfolder, review
 from hubdeploy.gitops.comment import STATUSES, marker, render_comment, set_status
 from hubdeploy.gitops.github import GitHubClient
@@ -27,6 +31,7 @@ from hubdeploy.log import warn
 from hubdeploy.settings import Settings
 
 DEPLOY_WORKFLOW = "deploy"  # the deploy-time plan comment (hubdeploy gate)
+EVALUATION_FILE = "evaluation.json"  # in the plan folder: what `hubdeploy evaluate` wrote for this env
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,6 +51,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="deploy-record.json (or the plan folder holding it): its facts become the status detail",
     )
+    parser.add_argument(
+        "--evaluation-json",
+        default=None,
+        metavar="JSON",
+        help="ENV's result from the evaluate job (its step output), stored in DIR as evaluation.json; "
+        "empty: the job did not report (the evaluation status then fails)",
+    )
     parser.add_argument("--pr", type=int, default=None, metavar="N", help="PR number (default: from the event)")
     parser.add_argument("--commit", default=None, help="find the PR of this commit (default: GITHUB_SHA)")
     parser.add_argument(
@@ -64,8 +76,41 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return _set_status(args, settings)
 
 
+def _evaluation(args: argparse.Namespace) -> tuple[bool, dict[str, Any] | None]:
+    """(expected, document): whether this plan has an evaluation to record, and what it said.
+
+    With --evaluation-json (CI) it is expected, and stored in the plan folder for the comment; without, the plan
+    folder's own evaluation.json counts when there is one (preview, a re-post by hand).
+    """
+    path = args.plan_dir / EVALUATION_FILE
+    if args.evaluation_json is None:
+        return (True, _parse_evaluation(path.read_text(), args.env)) if path.is_file() else (False, None)
+    if not args.evaluation_json.strip():
+        path.unlink(missing_ok=True)  # never show an older evaluation as this run's
+        return True, None
+    document = _parse_evaluation(args.evaluation_json, args.env)
+    atomic_write_json(path, document)
+    return True, document
+
+
+def _parse_evaluation(text: str, env: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"--evaluation-json is not JSON ({exc})", hint="pass the evaluate job's output for this env"
+        ) from None
+    if not isinstance(document, dict) or document.get("env") != env:
+        found = document.get("env") if isinstance(document, dict) else type(document).__name__
+        raise UsageError(
+            f"the evaluation given is not {env}'s (env {found!r})", hint="pass needs.evaluate.outputs[matrix.env]"
+        )
+    return document
+
+
 def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
     folder = planfolder.read_plan_folder(args.plan_dir, env=args.env)
+    evaluation_expected, evaluation = _evaluation(args)
     head = review.event_head(settings)
     sha = args.sha or head.sha
     shown = head.sha if head.event == review.PR_EVENT else None  # the PR's head, not GITHUB_SHA's merge commit
@@ -75,11 +120,14 @@ def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     description = review.status_description(folder.plan_hash, folder.summary)
+    statuses = [(review.status_context(args.env), "success", description)]
+    if evaluation_expected:
+        statuses.append((review.evaluation_context(args.env), *review.evaluation_status(evaluation)))
     if args.dry_run:
         if head.event != review.QUEUE_EVENT:
             print(body)
-        if sha:
-            print(f"status {review.status_context(args.env)} on {sha}: success, {description}")
+        for context, state, text in statuses if sha else []:
+            print(f"status {context} on {sha}: {state}, {text}")
         return 0
     client = GitHubClient.from_settings(settings)
     if head.event != review.QUEUE_EVENT:
@@ -93,11 +141,9 @@ def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError("the merge_group event names no head commit", hint="pass --sha SHA")
         warn(f"{args.env}: no commit status recorded (not a pull_request or merge_group run); pass --sha SHA")
         return 0
-    context = review.status_context(args.env)
-    client.create_status(
-        sha, context=context, state="success", description=description, target_url=settings.github_run_url
-    )
-    print(f"{args.env}: status {context} on {sha[:12]}: {description}")
+    for context, state, text in statuses:
+        client.create_status(sha, context=context, state=state, description=text, target_url=settings.github_run_url)
+        print(f"{args.env}: status {context} on {sha[:12]}: {state}, {text}")
     return 0
 
 
