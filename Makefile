@@ -12,6 +12,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/*.txt 2>/dev
 # `make cli`: only what the CLI runs (pyproject's dependencies: boto3, huggingface_hub, isal, picklescan), as the plan, deploy
 # and drift jobs need it; no torch, transformers, moto, checkov or dev tools. The full venv satisfies it too.
 CLI_STAMP := $(VENV)/.cli-$(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-12)
+# `make serve`: the CLI plus what runs the model (torch CPU, transformers, the inference toolkit): the PR's
+# evaluate job, which loads both revisions through model/code/inference.py. Still no test or lint tools.
+SERVE_STAMP := $(VENV)/.serve-$(shell sha256sum pyproject.toml 2>/dev/null | cut -c1-12)
 # torch is pinned to the CPU build that the offline wheel folder holds; with Internet, pass
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu to avoid the multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
@@ -26,7 +29,7 @@ TEST_WORKERS ?= 2
 DLC_PACKAGES := transformers==4.51.3 tokenizers==0.21.1 huggingface_hub==0.30.2
 PY_DIRS := scripts tests lambda model bench
 
-.PHONY: help demo test test-workflows lint fmt bench venv cli clean
+.PHONY: help demo test test-workflows lint fmt bench venv cli serve clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,8 +47,8 @@ $(STAMP): pyproject.toml $(wildcard requirements/*.txt)
 	@# The released Hugging Face inference container's transformers, as an overlay folder: tests rerun
 	@# inference.py under it (tests/model/test_dlc_versions.py).
 	@test -d $(VENV)/dlc-site/transformers || $(PY) -m pip install --quiet --no-deps --target $(VENV)/dlc-site $(DLC_PACKAGES) $(QUIET_PIP)
-	@rm -f $(VENV)/.cli-*
-	@touch $(CLI_STAMP)  # the full venv holds the CLI's dependencies too
+	@rm -f $(VENV)/.cli-* $(VENV)/.serve-*
+	@touch $(CLI_STAMP) $(SERVE_STAMP)  # the full venv holds the CLI's and serving's dependencies too
 	@touch $@
 
 $(CLI_STAMP): pyproject.toml
@@ -56,8 +59,18 @@ $(CLI_STAMP): pyproject.toml
 		(test -x $(PY) || $(PYTHON) -m venv $(VENV)) && $(PY) -m pip install --quiet -e . $(QUIET_PIP); fi
 	@touch $@
 
+$(SERVE_STAMP): pyproject.toml
+	@rm -f $(VENV)/.serve-*
+	@if test -f $(STAMP); then echo ">> $(VENV) is the full venv: it has torch and the serving packages"; else \
+		echo ">> setting up $(VENV) with the CLI, torch ($(TORCH_SPEC)) and the serving packages"; \
+		(test -x $(PY) || $(PYTHON) -m venv $(VENV)) && \
+		$(PY) -m pip install --quiet $(PIP_TORCH_FLAGS) "$(TORCH_SPEC)" $(QUIET_PIP) && \
+		$(PY) -m pip install --quiet -e '.[serve]' $(QUIET_PIP); fi
+	@touch $@
+
 venv: $(STAMP) ## create/refresh .venv
 cli: $(CLI_STAMP) ## .venv with only the CLI's runtime dependencies (the plan, deploy and drift jobs)
+serve: $(CLI_STAMP) $(SERVE_STAMP) ## .venv with the CLI, torch and the serving packages (the PR's evaluate job)
 
 demo: $(STAMP) ## run the whole pipeline locally: pin -> build -> publish -> apply -> serve -> answer
 	@$(VENV)/bin/hubdeploy local up --env dev

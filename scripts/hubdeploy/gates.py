@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hubdeploy.artifacts.facts import ModelFacts, facts_for
-from hubdeploy.envs import ENVIRONMENTS, ModelPin, facts_path
+from hubdeploy.envs import ENVIRONMENTS, HUB_MODEL_ID, ModelPin, facts_path
 from hubdeploy.errors import PinError, UsageError
 
 GATES_FILE = "model-gates.toml"
 KNOWN_KEYS: dict[str, str] = {
     "licences": 'list of allowed licence ids, e.g. ["apache-2.0", "mit"]',
+    "unlicensed_accepted": 'a table [ENV.unlicensed_accepted] of "owner/model" = "why it may be used"',
     "min_accuracy": "lowest accuracy allowed on the evaluation set, a number from 0 to 1, e.g. 0.75",
     "max_accuracy_drop": "how far accuracy may fall below the deployed model's, a number from 0 to 1, e.g. 0.02",
     "max_flips": "most evaluation sentences whose label may change, an integer >= 0, e.g. 20",
@@ -43,6 +44,8 @@ class EnvGates:
 
     env: str
     licences: frozenset[str] | None = None
+    # models whose card declares no licence, accepted after a person reviewed their terms: model id -> the reason
+    unlicensed_accepted: dict[str, str] = field(default_factory=dict)
     min_accuracy: float | None = None
     max_accuracy_drop: float | None = None
     max_flips: int | None = None
@@ -87,6 +90,18 @@ def _count(path: Path, env: str, key: str, value: Any) -> int:
     return value
 
 
+def _unlicensed_accepted(path: Path, env: str, value: Any) -> dict[str, str]:
+    example = f'[{env}.unlicensed_accepted] then "owner/model" = "terms reviewed by ... on ...: why"'
+    if not isinstance(value, dict):
+        raise _bad(path, f"[{env}] unlicensed_accepted must be a table of model id = reason", f"write {example}")
+    for model, reason in value.items():
+        if not HUB_MODEL_ID.match(model):
+            raise _bad(path, f"[{env}.unlicensed_accepted] {model!r} is not a Hub model id", "write it as owner/model")
+        if not isinstance(reason, str) or not reason.strip():
+            raise _bad(path, f"[{env}.unlicensed_accepted] {model} needs the reason it may be used", f"write {example}")
+    return {model: reason.strip() for model, reason in value.items()}
+
+
 def parse(path: Path, text: str) -> ModelGates:
     """The gates in `text` (the contents of `path`).
 
@@ -107,6 +122,9 @@ def parse(path: Path, text: str) -> ModelGates:
         if unknown:
             known = "; ".join(f"{k}: {v}" for k, v in KNOWN_KEYS.items())
             raise _bad(path, f"[{env}] has unknown key(s) {', '.join(unknown)}", f"known keys: {known}")
+        accepted = (
+            _unlicensed_accepted(path, env, table["unlicensed_accepted"]) if "unlicensed_accepted" in table else {}
+        )
         envs[env] = EnvGates(
             env=env,
             licences=_licences(path, env, table["licences"]) if "licences" in table else None,
@@ -119,6 +137,7 @@ def parse(path: Path, text: str) -> ModelGates:
                 else None
             ),
             max_flips=_count(path, env, "max_flips", table["max_flips"]) if "max_flips" in table else None,
+            unlicensed_accepted=accepted,
         )
     return ModelGates(path=path, envs=envs)
 
@@ -146,12 +165,17 @@ def check_licence(gates: EnvGates, pin: ModelPin, facts: ModelFacts | None, *, r
             f"{gates.env}: the licence of {model} is unknown ({shown} has no facts for this revision)",
             hint=f"run: hubdeploy pin --env {gates.env} --revision {pin.hub_revision} (it records the Hub's facts)",
         )
+    if facts.licence is None and pin.hub_model_id in gates.unlicensed_accepted:
+        reason = gates.unlicensed_accepted[pin.hub_model_id]
+        where = f"{GATES_FILE} [{gates.env}.unlicensed_accepted]"
+        return f"{gates.env}: {model} declares no licence; accepted by {where}: {reason}"
     if facts.licence is None:
         raise PinError(
             f"{gates.env}: {model} declares no licence ({facts.recorded_from}); {GATES_FILE} [{gates.env}] allows "
             f"only {allowed}",
             hint="pin a model whose card declares an allowed licence (offline pins read no card: pin with network "
-            "access)",
+            f"access), or, once a person has reviewed its terms, accept it: [{gates.env}.unlicensed_accepted] "
+            f'"{pin.hub_model_id}" = "<who reviewed what, when>" in {GATES_FILE}',
         )
     if facts.licence not in gates.licences:
         raise PinError(

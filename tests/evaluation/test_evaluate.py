@@ -96,14 +96,23 @@ def test_a_pin_change_is_evaluated_base_model_against_head_model_as_the_endpoint
     committed_inference: ModuleType,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repo, v1, v2 = clone
     (repo / "model-gates.toml").write_text("[dev]\nmax_flips = 210\n")  # random tiny models: only flips are gated
     write_pin(repo, "dev", ModelPin(DEFAULT_HUB_MODEL_ID, v2))  # the PR: dev moves to v2
 
+    outputs = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    assert main(["evaluate", "--needed"]) == 0
+    assert step_outputs(outputs) == {"needed": "true"}
+    assert "dev: to evaluate" in capsys.readouterr().out
+    outputs.unlink()
+
     assert main(["evaluate", "--env", "dev"]) == 0
 
     doc = evaluation_json(repo)
+    assert json.loads(step_outputs(outputs)["evaluation"]) == doc
     sentences = read_sentences(repo / SENTENCES)
     texts, gold = [s.text for s in sentences], [s.label for s in sentences]
     base_scores = reference(committed_inference, tiny_model_dir, texts)
@@ -200,9 +209,14 @@ SKIP_SCRIPT = """
 import json, sys
 from hubdeploy.cli import build_parser, main
 build_parser()
-codes = [main(["evaluate", "--env", env, "--out", f"out/{env}"]) for env in ("dev", "staging")]
+codes = [main(["evaluate", "--needed"])]
+codes += [main(["evaluate", "--env", env, "--out", f"out/{env}"]) for env in ("dev", "staging")]
 print(json.dumps({"codes": codes, "heavy": sorted(m for m in ("torch", "transformers") if m in sys.modules)}))
 """
+
+
+def step_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
 
 
 @pytest.mark.unit
@@ -211,12 +225,18 @@ def test_a_change_that_touches_no_model_skips_without_importing_torch(clone: tup
     (repo / "lambda" / "README.md").write_text("docs only\n")  # a PR that changes no pin and nothing in model/
     # this hubdeploy (not whichever the venv installed), in a fresh interpreter: nothing imported before
     source = str(Path(hubdeploy.__file__).resolve().parents[1])
-    environ = {**os.environ, "HUBDEPLOY_ROOT": str(repo), "PYTHONPATH": source}
+    outputs = repo / "github-output"
+    environ = {**os.environ, "HUBDEPLOY_ROOT": str(repo), "PYTHONPATH": source, "GITHUB_OUTPUT": str(outputs)}
     proc = subprocess.run(
         [sys.executable, "-c", SKIP_SCRIPT], cwd=repo, env=environ, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.splitlines()[-1]) == {"codes": [0, 0], "heavy": []}
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"codes": [0, 0, 0], "heavy": []}
+    assert "dev: skipped (no model or serving code change for dev)" in proc.stdout
+    lines = outputs.read_text().splitlines()
+    assert lines[0] == "needed=false"  # the CI job installs no torch
+    # each env's document is also a one-line step output, for the plan job's comment
+    assert [json.loads(line.split("=", 1)[1])["env"] for line in lines[1:]] == ["dev", "staging"]
     dev = json.loads((repo / "out" / "dev" / "evaluation.json").read_text())
     assert (dev["verdict"], dev["reason"]) == ("skipped", "no model or serving code change for dev")
     assert dev["base"]["revision"] == dev["head"]["revision"] and dev["head"]["accuracy"] is None

@@ -180,3 +180,13 @@ def test_an_evaluation_json_of_another_schema_or_unreadable_is_not_misread(tmp_p
     folder = folder_with(tmp_path, None)
     (folder / report.EVALUATION_FILE).write_text("{not json")
     assert read_plan_folder(folder).evaluation is None
+
+
+def test_the_evaluate_jobs_output_given_to_comment_is_stored_and_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = folder_with(tmp_path, None)  # the plan job's folder: the evaluation comes from the evaluate job
+    given = json.dumps(doc(), separators=(",", ":"))
+    assert main(["comment", "--env", "dev", "--plan-dir", str(folder), "--evaluation-json", given, "--dry-run"]) == 0
+    assert "#### Evaluation ❌ fail" in capsys.readouterr().out
+    assert json.loads((folder / report.EVALUATION_FILE).read_text()) == doc()

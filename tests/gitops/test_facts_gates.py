@@ -148,6 +148,9 @@ def test_the_repos_gates_restrict_staging_and_prod_and_leave_dev_open(repo_root:
         ('[prod]\nlicences = "mit"\n', "[prod] licences must be a list of licence ids"),
         ("[prod]\nlicences = []\n", "[prod] licences is empty"),
         ('prod = "mit"\n', "prod must be a table"),
+        ('[prod]\nunlicensed_accepted = ["a/b"]\n', "[prod] unlicensed_accepted must be a table"),
+        ('[prod.unlicensed_accepted]\n"not a model" = "ok"\n', "'not a model' is not a Hub model id"),
+        ('[prod.unlicensed_accepted]\n"a/b" = " "\n', "a/b needs the reason it may be used"),
     ],
 )
 def test_bad_gates_config_is_a_clear_error(text: str, expected: str) -> None:
@@ -193,6 +196,25 @@ def test_pinned_without_facts_or_licence_fails_with_the_fix(
     assert main(["pin", "--env", "prod"]) == 0
     code, out = pinned("prod", capsys)
     assert code == 1 and "declares no licence" in out
+    assert f'[prod.unlicensed_accepted] "{DEFAULT_HUB_MODEL_ID}" = ' in out
+
+
+def test_a_model_without_licence_passes_only_where_a_reviewed_exception_names_it(
+    repo: Path, fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_hub.add(DEFAULT_HUB_MODEL_ID, SHA, FILES, contents=CONTENTS)  # a card without a licence
+    gates_file = repo / "model-gates.toml"
+    gates_file.write_text(
+        gates_file.read_text()
+        + f'\n[prod.unlicensed_accepted]\n"{DEFAULT_HUB_MODEL_ID}" = "terms reviewed by legal, ticket 42"\n'
+    )
+    for env in ("staging", "prod"):
+        assert main(["pin", "--env", env]) == 0
+    capsys.readouterr()
+    code, out = pinned("prod", capsys)
+    assert code == 0 and "declares no licence; accepted by model-gates.toml [prod.unlicensed_accepted]" in out
+    assert "terms reviewed by legal, ticket 42" in out
+    assert pinned("staging", capsys)[0] == 1  # the exception is per environment
 
 
 def test_dev_unrestricted_unpinned_envs_skipped_and_drift_can_skip_gates(

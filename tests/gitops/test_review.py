@@ -491,3 +491,115 @@ def test_a_summary_without_changes_has_the_no_changes_status_description():
     from hubdeploy.gitops.review import status_description
 
     assert status_description("sha256:" + "1" * 64, PlanSummary()).endswith("· no changes")
+
+
+# -- the evaluation beside the plan -------------------------------------------------------------------
+
+DEV_EVALUATION = "hubdeploy/evaluation (dev)"
+
+
+def evaluation(verdict: str, **extra: Any) -> dict[str, Any]:
+    """The fields of `hubdeploy evaluate`'s evaluation.json that the review record reads."""
+    document: dict[str, Any] = {"schema": 1, "env": "dev", "verdict": verdict, "gates": [], **extra}
+    return document
+
+
+PASSED = evaluation(
+    "pass",
+    base={"accuracy": 0.62},
+    head={"accuracy": 0.64},
+    flips={"count": 7},
+    gates=[{"name": "max_accuracy_drop", "limit": 0.02, "value": -0.02, "passed": True}],
+)
+FAILED = evaluation(
+    "fail",
+    base={"accuracy": 0.624},
+    head={"accuracy": 0.519},
+    flips={"count": 64},
+    gates=[
+        {"name": "max_accuracy_drop", "limit": 0.02, "value": 0.105, "passed": False},
+        {"name": "max_flips", "limit": 100, "value": 64, "passed": True},
+    ],
+)
+
+
+def post(tmp_path: Path, plan_dir: Path, document: dict[str, Any] | str) -> int:
+    text = document if isinstance(document, str) else json.dumps(document)
+    return main(["comment", "--env", "dev", "--plan-dir", str(plan_dir), "--evaluation-json", text])
+
+
+def test_the_evaluation_is_recorded_beside_the_plan_status_and_kept_in_the_plan_folder(
+    actions_env, monkeypatch, fake_github
+):
+    tmp_path = actions_env
+    pull_request(tmp_path, monkeypatch)
+    plan_dir = folder(tmp_path / "p", reviewed_plan())
+    assert post(tmp_path, plan_dir, PASSED) == 0
+    status = fake_github.latest_status(HEAD, DEV_EVALUATION)
+    assert status["state"] == "success" and status["creator"]["login"] == BOT
+    assert status["description"] == "pass · accuracy 0.620 → 0.640 · 7 flips · 1 gate(s)"
+    assert json.loads((plan_dir / "evaluation.json").read_text()) == PASSED
+    assert fake_github.latest_status(HEAD, DEV_STATUS)["state"] == "success"  # the plan's own status, as before
+
+    assert post(tmp_path, plan_dir, FAILED) == 0  # a re-run whose evaluation fails
+    status = fake_github.latest_status(HEAD, DEV_EVALUATION)
+    assert status["state"] == "failure"
+    assert status["description"] == "failed: max_accuracy_drop 0.105 vs 0.020"
+
+    assert post(tmp_path, plan_dir, "") == 0  # the evaluate job did not report: nothing unevaluated passes
+    status = fake_github.latest_status(HEAD, DEV_EVALUATION)
+    assert status["state"] == "failure" and "did not report" in status["description"]
+    assert not (plan_dir / "evaluation.json").exists()  # the older result is not shown as this run's
+
+
+def test_a_skipped_evaluation_passes_and_every_description_fits_githubs_limit() -> None:
+    from hubdeploy.gitops.review import evaluation_status
+
+    skipped = evaluation("skipped", reason="no model or serving code change for dev")
+    assert evaluation_status(skipped) == ("success", "skipped: no model or serving code change for dev")
+    long_gates = [{"name": f"gate_{i}" * 5, "limit": 0.5, "value": 0.1, "passed": False} for i in range(20)]
+    for document in (skipped, PASSED, FAILED, evaluation("fail", gates=long_gates), evaluation("?"), None):
+        state, description = evaluation_status(document)
+        assert state in ("success", "failure") and 0 < len(description) <= 140
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("{not json", "--evaluation-json is not JSON"), (json.dumps({**PASSED, "env": "prod"}), "is not dev's")],
+)
+def test_an_evaluation_that_is_not_this_envs_is_refused(actions_env, monkeypatch, fake_github, capsys, given, expected):
+    pull_request(actions_env, monkeypatch)
+    plan_dir = folder(actions_env / "p", reviewed_plan())
+    assert post(actions_env, plan_dir, given) == 1
+    assert expected in capsys.readouterr().err
+    assert fake_github.writes() == []  # nothing posted
+
+
+def test_a_reviewed_plan_whose_evaluation_failed_is_refused_at_the_gate_and_at_deploy(
+    actions_env, monkeypatch, fake_github, capsys
+):
+    tmp_path = actions_env
+    pull_request(tmp_path, monkeypatch)
+    reviewed = folder(tmp_path / "pr-plan", reviewed_plan())
+    assert post(tmp_path, reviewed, FAILED) == 0
+    fake_github.add_pull(5, head_sha=HEAD, merge_commit=MERGED)
+    push(tmp_path, monkeypatch)
+    deploy = folder(tmp_path / "deploy", reviewed_plan())
+    capsys.readouterr()
+
+    assert main(["gate", "--env", "dev", "--plan-dir", str(deploy)]) == 1
+    err = capsys.readouterr().err
+    assert "dev: the evaluation of the model reviewed on PR #5" in err
+    assert "failure: failed: max_accuracy_drop 0.105 vs 0.020" in err and "not overridden at deploy time" in err
+    assert main(["deploy-check", "--env", "dev", "--plan-dir", str(deploy)]) == 1
+    assert "did not pass" in capsys.readouterr().err
+    fake_github.approve(RUN, "dev", user="alice")  # an approval at deploy time does not override it
+    approved = ["deploy-check", "--env", "dev", "--plan-dir", str(deploy), "--approved-hash", plan_hash(other_plan())]
+    assert main(approved) == 1
+    assert not (deploy / ACCEPTED_FILE).exists()
+
+    # the PR is fixed (a passing evaluation recorded on its head): the same plan is accepted
+    pull_request(tmp_path, monkeypatch)
+    assert post(tmp_path, reviewed, PASSED) == 0
+    push(tmp_path, monkeypatch)
+    assert main(["deploy-check", "--env", "dev", "--plan-dir", str(deploy)]) == 0

@@ -36,6 +36,7 @@ SAMPLES = {
     "REVIEWED_HASH": "sha256:" + "0" * 64,
     "APPROVED_HASH": "sha256:" + "1" * 64,
     "NEEDS_JSON": '{"test": {"result": "success", "outputs": {}}}',
+    "EVALUATION_JSON": '{"env": "dev", "verdict": "skipped"}',
 }
 PLAN_ROLE = "${{ steps.target.outputs.plan-role }}"
 APPLY_ROLE = "${{ steps.target.outputs.apply-role }}"
@@ -281,6 +282,34 @@ def test_destroy_is_guarded_before_any_aws_access_and_runs_behind_the_environmen
     destroy = data["jobs"]["destroy"]
     assert destroy["environment"] == "${{ inputs.env }}" and destroy["needs"] == "plan"
     assert any("--reviewed-hash" in s.get("run", "") for s in destroy["steps"])
+
+
+@pytest.mark.unit
+def test_the_evaluation_is_its_own_job_torch_only_when_needed_and_reaches_each_envs_comment():
+    jobs = load(REPO / ".github" / "workflows" / "pr.yml")["jobs"]
+    evaluate, plan, result = jobs["evaluate"], jobs["plan"], jobs["result"]
+    assert evaluate["permissions"] == {"contents": "read"}, "no AWS and no write token: fork PRs are evaluated too"
+    runs = [s.get("run", "") for s in evaluate["steps"]]
+    checkout = next(s for s in evaluate["steps"] if "actions/checkout" in str(s.get("uses", "")))
+    assert checkout["with"]["fetch-depth"] == 2, "HEAD^1 (the base) must be fetched"
+    serve = next(s for s in evaluate["steps"] if s.get("run") == "make serve")
+    assert serve["if"] == "steps.needed.outputs.needed == 'true'", "torch is installed only for a model change"
+    assert runs.index("make cli") < runs.index("exec .venv/bin/hubdeploy evaluate --needed --base-ref HEAD^1")
+    for env in ("dev", "staging", "prod"):
+        step = next(s for s in evaluate["steps"] if s.get("id") == env)
+        assert f"--env {env} --base-ref HEAD^1" in step["run"] and runs.index("make serve") < runs.index(step["run"])
+        assert evaluate["outputs"][env] == f"${{{{ steps.{env}.outputs.evaluation }}}}"
+        if env != "dev":
+            assert step["if"] == "${{ !cancelled() }}", "every env is reported even after one fails its gates"
+    # the plan jobs wait for it, still plan when it failed (the comment shows why), and pass each env its result
+    assert plan["needs"] == ["evaluate"] and plan["if"].startswith("!cancelled() &&")
+    assert plan["env"]["EVALUATION_JSON"] == "${{ needs.evaluate.outputs[matrix.env] }}"
+    assert any('--evaluation-json "$EVALUATION_JSON"' in s.get("run", "") for s in plan["steps"])
+    assert "evaluate" in result["needs"]
+    for path in WORKFLOWS:
+        for job_name, _job, step in steps(load(path)):
+            if step.get("run") == "make serve":
+                assert (path.name, job_name) == ("pr.yml", "evaluate"), "only the evaluate job installs torch"
 
 
 @pytest.mark.unit

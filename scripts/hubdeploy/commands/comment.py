@@ -4,7 +4,8 @@ With --plan-dir: render the plan folder and create or update the env's sticky co
 workflow, found by its hidden marker among the comments of the workflow's own identity), and record the
 plan hash as the commit status `hubdeploy/plan (ENV)` on the commit that was planned: the PR's head commit
 on pull_request (the comment shows that commit, not the temporary merge commit); on merge_group only the
-status, on the queue's head commit (there is no PR to comment on).
+statuses, on the queue's head commit (there is no PR to comment on). With an evaluation (--evaluation-json, or
+DIR/evaluation.json) its verdict goes beside it as `hubdeploy/evaluation (ENV)`, which deploy-check reads too.
 
 Without: change only the status line of the existing comment (deploy jobs: applying / applied / failed /
 rolled back, with a link to the run and --detail or the deploy record's facts), keeping the reviewed plan.
@@ -46,6 +47,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="deploy-record.json (or the plan folder holding it): its facts become the status detail",
     )
+    parser.add_argument(
+        "--evaluation-json",
+        default=None,
+        metavar="JSON",
+        help="ENV's result from the evaluate job (its step output), stored in DIR as evaluation.json; "
+        "empty: the job did not report (the evaluation status then fails)",
+    )
     parser.add_argument("--pr", type=int, default=None, metavar="N", help="PR number (default: from the event)")
     parser.add_argument("--commit", default=None, help="find the PR of this commit (default: GITHUB_SHA)")
     parser.add_argument(
@@ -65,6 +73,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
+    # first: the folder read next shows the evaluation stored here
+    evaluation_expected, evaluation = planfolder.take_evaluation(args.plan_dir, args.env, given=args.evaluation_json)
     folder = planfolder.read_plan_folder(args.plan_dir, env=args.env)
     head = review.event_head(settings)
     sha = args.sha or head.sha
@@ -75,11 +85,14 @@ def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     description = review.status_description(folder.plan_hash, folder.summary)
+    statuses = [(review.status_context(args.env), "success", description)]
+    if evaluation_expected:
+        statuses.append((review.evaluation_context(args.env), *review.evaluation_status(evaluation)))
     if args.dry_run:
         if head.event != review.QUEUE_EVENT:
             print(body)
-        if sha:
-            print(f"status {review.status_context(args.env)} on {sha}: success, {description}")
+        for context, state, text in statuses if sha else []:
+            print(f"status {context} on {sha}: {state}, {text}")
         return 0
     client = GitHubClient.from_settings(settings)
     if head.event != review.QUEUE_EVENT:
@@ -93,11 +106,9 @@ def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError("the merge_group event names no head commit", hint="pass --sha SHA")
         warn(f"{args.env}: no commit status recorded (not a pull_request or merge_group run); pass --sha SHA")
         return 0
-    context = review.status_context(args.env)
-    client.create_status(
-        sha, context=context, state="success", description=description, target_url=settings.github_run_url
-    )
-    print(f"{args.env}: status {context} on {sha[:12]}: {description}")
+    for context, state, text in statuses:
+        client.create_status(sha, context=context, state=state, description=text, target_url=settings.github_run_url)
+        print(f"{args.env}: status {context} on {sha[:12]}: {state}, {text}")
     return 0
 
 

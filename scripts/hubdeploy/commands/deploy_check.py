@@ -8,6 +8,7 @@ A plan with changes is accepted, in this order, as
    with the same planned values (the per-change digests of the PR comment);
 3. approved: --approved-hash H (the plan the gate job showed) equals this plan's hash and this run's review
    history has an approval of the ENV environment (a reviewer approved the deployment at deploy time).
+Whichever way, a reviewed commit whose evaluation failed (its `hubdeploy/evaluation (ENV)` status) is refused.
 A plan with no changes is "nothing to apply". What was accepted goes to DIR/accepted.json: `hubdeploy apply`
 copies it into the deploy record. --reviewed-hash H compares with H only (no GitHub).
 """
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "reviewed_hash": found.plan_hash if found else None,
         "reviewed_on": found.source if found else None,
     }
+    review.require_evaluation_passed(client, found, args.env)
     if verdict.verdict == review.REVIEWED:
         _accept(folder, "reviewed", verdict.explain(args.env), **facts)
         return 0

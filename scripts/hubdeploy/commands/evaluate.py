@@ -6,12 +6,17 @@ else `main`) against the working tree's, both run through their own model/code/i
 labelled sentences of evaluation/sentences.jsonl. Writes DIR/evaluation.json (default plan/ENV, the plan folder
 `hubdeploy comment` renders it from) and prints the comment's "Evaluation" section. Exit 0 when the gates of
 model-gates.toml pass or nothing needs evaluating (no pin or model/ change: no torch is loaded then); exit 1
-naming each failed gate and its numbers, after writing evaluation.json.
+naming each failed gate and its numbers, after writing evaluation.json. In GitHub Actions the document is also the
+step output `evaluation` (one line of JSON), for the plan job's comment.
+
+`hubdeploy evaluate --needed [--env ENV]` only says whether any env (or ENV) has a model change to evaluate: the
+step output `needed=true|false`, git only, so a CI job installs torch only when it will be used.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from hubdeploy.envs import ENVIRONMENTS
@@ -30,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Run the base and head models through their own serving code on evaluation/sentences.jsonl, "
         "write evaluation.json and print the comment's Evaluation section; fail on a gate of model-gates.toml.",
     )
-    parser.add_argument("--env", required=True, choices=ENVIRONMENTS, help="environment")
+    parser.add_argument("--env", choices=ENVIRONMENTS, help="environment (required but with --needed)")
+    parser.add_argument(
+        "--needed", action="store_true", help="only say whether a model change needs evaluating (output needed)"
+    )
     parser.add_argument(
         "--base-ref",
         default=None,
@@ -69,10 +77,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from hubdeploy.gitops.planfolder import current_commit
 
     check_counts(args.batch_size, args.show_flips)
+    base_ref = args.base_ref or default_base_ref(settings)
+    if args.needed:
+        envs = [args.env] if args.env else list(ENVIRONMENTS)
+        reasons = pipeline.skip_reasons(settings, envs=envs, base_ref=base_ref, head_commit=current_commit(settings))
+        for env, reason in reasons.items():
+            print(f"{env}: {'to evaluate' if reason is None else f'skipped ({reason})'}")
+        actions.set_outputs(settings, needed=any(reason is None for reason in reasons.values()))
+        return 0
+    if args.env is None:
+        raise UsageError("--env is required", hint="pass --env ENV (or --needed to ask about every env)")
     doc = pipeline.evaluate_env(
         settings,
         env=args.env,
-        base_ref=args.base_ref or default_base_ref(settings),
+        base_ref=base_ref,
         out=args.out or settings.repo_root / PLAN_ROOT / args.env,
         head_commit=current_commit(settings),
         sentences_path=args.sentences,
@@ -80,6 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         show_flips=args.show_flips,
     )
     print(report.section_md(doc))
+    actions.set_outputs(settings, evaluation=json.dumps(doc, separators=(",", ":")))  # JSON escapes newlines
     failure = pipeline.gate_failure(doc)
     if failure is not None:
         raise failure

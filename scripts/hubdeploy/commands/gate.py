@@ -8,6 +8,7 @@ Runs in the deploy workflow's gate job (no environment, read-only role) right af
   plan goes to the merged PR (comment marker workflow=deploy) and the job summary: approving the env's
   deployment applies exactly that plan (deploy-check --approved-hash <plan-hash> checks it is the same).
 
+A reviewed commit whose evaluation did not pass fails here, before anyone is asked to approve.
 A push that came from no PR: review=differs with a note; the deploy job still runs, so the change is not
 silently left undeployed, and deploy-check refuses it unless a reviewer approves the environment's
 deployment (environments without required reviewers: it fails, loudly, asking for a PR).
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     client = GitHubClient.from_settings(settings)
     verdict = planfolder.assess_against_review(settings, folder, client, commit=commit, workflow=args.workflow)
     lookup = verdict.lookup
+    review.require_evaluation_passed(client, verdict.review, args.env)  # before anyone is asked to approve
     outputs: dict[str, str | bool | int] = {"deploy": True, "review": verdict.verdict, "plan_hash": folder.plan_hash}
     if lookup.pr is not None:
         outputs["pr"] = lookup.pr

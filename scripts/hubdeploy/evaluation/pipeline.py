@@ -168,6 +168,25 @@ def _run(
     )
 
 
+def skip_reasons(settings: Settings, *, envs: list[str], base_ref: str, head_commit: str) -> dict[str, str | None]:
+    """Per env, why its evaluation would be skipped, or None when it has a model to evaluate (git only, no torch):
+    what a CI job asks before installing torch."""
+    reasons: dict[str, str | None] = {}
+    for env in envs:
+        with tempfile.TemporaryDirectory(prefix="hubdeploy-evaluate-") as tmp:
+            comparison = sides.compare(
+                settings,
+                env=env,
+                base_ref=base_ref,
+                head_root=settings.repo_root,
+                head_commit=head_commit,
+                git_root=settings.repo_root,
+                workdir=Path(tmp),
+            )
+        reasons[env] = comparison.skip_reason
+    return reasons
+
+
 def _write(out: Path, doc: dict[str, Any]) -> dict[str, Any]:
     atomic_write_json(out / report.EVALUATION_FILE, doc)
     return doc

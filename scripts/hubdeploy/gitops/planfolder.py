@@ -188,6 +188,39 @@ def read_evaluation(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def take_evaluation(plan_dir: Path, env: str, *, given: str | None) -> tuple[bool, dict[str, Any] | None]:
+    """(expected, document) for `hubdeploy comment`: whether this plan has an evaluation to record, and what it said.
+
+    With `given` (CI: the evaluate job's output, --evaluation-json) it is expected, and stored in the plan folder for
+    the comment; empty, the job did not report. Without, the folder's own evaluation.json counts when there is one
+    (preview, a re-post by hand).
+    """
+    path = plan_dir / EVALUATION_FILE
+    if given is None:
+        return (True, _parse_evaluation(path.read_text(), env)) if path.is_file() else (False, None)
+    if not given.strip():
+        path.unlink(missing_ok=True)  # never show an older evaluation as this run's
+        return True, None
+    document = _parse_evaluation(given, env)
+    atomic_write_json(path, document)
+    return True, document
+
+
+def _parse_evaluation(text: str, env: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"--evaluation-json is not JSON ({exc})", hint="pass the evaluate job's output for this env"
+        ) from None
+    if not isinstance(document, dict) or document.get("env") != env:
+        found = document.get("env") if isinstance(document, dict) else type(document).__name__
+        raise UsageError(
+            f"the evaluation given is not {env}'s (env {found!r})", hint="pass needs.evaluate.outputs[matrix.env]"
+        )
+    return document
+
+
 def current_commit(settings: Settings) -> str:
     """The commit being planned: the PR's head commit on pull_request events (GITHUB_SHA is then a temporary
     merge commit nobody knows), else GITHUB_SHA, else `git rev-parse HEAD`, else "unknown"."""

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from hubdeploy.errors import PlanChangedError
 from hubdeploy.gitops import actions
 from hubdeploy.gitops.comment import marker, recorded, recorded_changes
 from hubdeploy.gitops.github import GitHubClient
@@ -43,6 +44,60 @@ def status_description(plan_hash: str, summary: PlanSummary) -> str:
     if not summary.has_changes:
         return f"plan {plan_hash} · no changes"
     return f"plan {plan_hash} · +{summary.add} ~{summary.change} ±{summary.replace} -{summary.destroy}"
+
+
+def evaluation_context(env: str) -> str:
+    """The commit status context of one env's evaluation (`hubdeploy evaluate`), next to its plan's."""
+    return f"hubdeploy/evaluation ({env})"
+
+
+def _short(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def evaluation_status(document: dict[str, Any] | None) -> tuple[str, str]:
+    """(state, description) of the evaluation status (under GitHub's 140 characters) from evaluation.json.
+
+    success: the gates passed, or nothing was evaluated (no model or serving code change, or not pinned);
+    failure: a gate failed, or the evaluate job did not report (`document` None), so nothing unevaluated passes.
+    """
+    if document is None:
+        return "failure", "evaluation did not report: see the evaluate job of this run"
+    verdict = document.get("verdict")
+    if verdict == "skipped":
+        return "success", f"skipped: {document.get('reason') or 'nothing to evaluate'}"[:140]
+    gates = [g for g in document.get("gates") or [] if isinstance(g, dict)]
+    if verdict == "fail":
+        failed = [g for g in gates if not g.get("passed")]
+        shown = "; ".join(f"{g.get('name')} {_short(g.get('value'))} vs {_short(g.get('limit'))}" for g in failed)
+        return "failure", f"failed: {shown or 'see the comment'}"[:140]
+    if verdict != "pass":
+        return "failure", f"evaluation has no known verdict ({verdict!r})"[:140]
+    head = (document.get("head") or {}).get("accuracy")
+    base = (document.get("base") or {}).get("accuracy")
+    flips = (document.get("flips") or {}).get("count")
+    accuracy = f"accuracy {_short(base)} → {_short(head)}" if base is not None else f"accuracy {_short(head)}"
+    return "success", f"pass · {accuracy} · {flips} flips · {len(gates)} gate(s)"[:140]
+
+
+def require_evaluation_passed(client: GitHubClient, review: Review | None, env: str) -> None:
+    """Refuse a deploy whose reviewed commit's evaluation did not pass (the bot's `hubdeploy/evaluation (ENV)`
+    status). No review, or no status at all (recorded before evaluations existed), is left to the other checks.
+
+    Raises:
+        PlanChangedError: naming the evaluation's status and what to do.
+    """
+    if review is None:
+        return
+    status = client.bot_status(review.head_sha, evaluation_context(env))
+    if status is None or status.get("state") == "success":
+        return
+    raise PlanChangedError(
+        f"{env}: the evaluation of the model reviewed on {review.source} did not pass "
+        f"({status.get('state')}: {status.get('description') or 'no description'}); refusing to deploy",
+        hint="fix what the evaluation reports in a new PR (another revision, or a reviewed change to "
+        "model-gates.toml): a failed evaluation is not overridden at deploy time",
+    )
 
 
 def status_hash(status: dict[str, object] | None) -> str | None:
