@@ -549,7 +549,10 @@ def test_the_evaluation_is_recorded_beside_the_plan_status_and_kept_in_the_plan_
     assert post(tmp_path, plan_dir, "") == 0  # the evaluate job did not report: nothing unevaluated passes
     status = fake_github.latest_status(HEAD, DEV_EVALUATION)
     assert status["state"] == "failure" and "did not report" in status["description"]
-    assert not (plan_dir / "evaluation.json").exists()  # the older result is not shown as this run's
+    stored = json.loads((plan_dir / "evaluation.json").read_text())  # the older result is not shown as this run's
+    assert stored["verdict"] == "missing"
+    body = fake_github.comments[5][0]["body"]
+    assert "#### Evaluation ❌ missing: the evaluate job did not report" in body
 
 
 def test_a_skipped_evaluation_passes_and_every_description_fits_githubs_limit() -> None:

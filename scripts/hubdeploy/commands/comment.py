@@ -9,9 +9,9 @@ DIR/evaluation.json) its verdict goes beside it as `hubdeploy/evaluation (ENV)`,
 
 Without: change only the status line of the existing comment (deploy jobs: applying / applied / failed /
 rolled back, with a link to the run and --detail or the deploy record's facts), keeping the reviewed plan.
-On pull_request and merge_group runs, `--status failed` also turns the env's commit status to failure,
-so a plan that failed to refresh never leaves the previous one counting as reviewed.
-The PR is --pr, else the pull_request of the triggering event, else the PR the commit came from.
+On pull_request and merge_group runs, `--status failed` also turns the env's commit status to failure, so a
+plan that failed to refresh never leaves the previous one counting as reviewed. The PR is --pr, else the
+pull_request of the triggering event, else the PR the commit came from.
 """
 
 from __future__ import annotations
@@ -48,11 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="deploy-record.json (or the plan folder holding it): its facts become the status detail",
     )
     parser.add_argument(
-        "--evaluation-json",
-        default=None,
-        metavar="JSON",
-        help="ENV's result from the evaluate job (its step output), stored in DIR as evaluation.json; "
-        "empty: the job did not report (the evaluation status then fails)",
+        "--evaluation-json", metavar="JSON", help="ENV's result from the evaluate job (empty: it did not report)"
     )
     parser.add_argument("--pr", type=int, default=None, metavar="N", help="PR number (default: from the event)")
     parser.add_argument("--commit", default=None, help="find the PR of this commit (default: GITHUB_SHA)")
@@ -84,10 +80,7 @@ def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
             workflow=args.workflow, status=args.status or "planned", run_url=settings.github_run_url, commit=shown
         )
     )
-    description = review.status_description(folder.plan_hash, folder.summary)
-    statuses = [(review.status_context(args.env), "success", description)]
-    if evaluation_expected:
-        statuses.append((review.evaluation_context(args.env), *review.evaluation_status(evaluation)))
+    statuses = review.record_statuses(args.env, folder.plan_hash, folder.summary, evaluation_expected, evaluation)
     if args.dry_run:
         if head.event != review.QUEUE_EVENT:
             print(body)

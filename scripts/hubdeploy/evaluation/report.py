@@ -4,7 +4,8 @@ shows what `hubdeploy evaluate` measured.
 
 evaluation.json, schema 1:
 
-    {"schema": 1, "env": "dev", "verdict": "pass" | "fail" | "skipped", "reason": str | null,
+    {"schema": 1, "env": "dev", "verdict": "pass" | "fail" | "skipped" | "missing" (the job did not report),
+     "reason": str | null,
      "base": SIDE | null (the env was not pinned at base), "head": SIDE | null (skipped: not pinned),
      "sentences": {"path", "count", "sha256"}, "labels": [...],
      "flips": {"count", "shown": [{"text", "base_label", "base_score", "head_label", "head_score"}, ...]} | null,
@@ -40,7 +41,7 @@ LATENCY_NOTE = (
 # flips beyond what fits are counted, not shown.
 SECTION_LIMIT = 12_000
 FLIP_TEXT_LIMIT = 200
-VERDICT_ICONS = {"pass": "✅", "fail": "❌", "skipped": "⏭️"}
+VERDICT_ICONS = {"pass": "✅", "fail": "❌", "skipped": "⏭️", "missing": "❌"}
 
 
 def side_json(side: Side | None, run: SideRun | None, gold: Sequence[str]) -> dict[str, Any] | None:
@@ -239,7 +240,7 @@ def section_md(doc: dict[str, Any], *, limit: int = SECTION_LIMIT) -> str:
         return f"#### Evaluation\n\n_evaluation.json has schema {doc.get('schema')!r}; this hubdeploy reads {SCHEMA}._"
     verdict = str(doc.get("verdict"))
     title = f"#### Evaluation {VERDICT_ICONS.get(verdict, '')} {verdict}".rstrip()
-    if verdict == "skipped":
+    if verdict in ("skipped", "missing"):
         return f"{title}: {_text(doc.get('reason') or 'nothing to evaluate')}"
     base = doc.get("base")
     sentences = doc.get("sentences") or {}

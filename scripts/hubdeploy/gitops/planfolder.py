@@ -175,6 +175,10 @@ def read_plan_folder(path: Path, *, env: str | None = None) -> PlanFolder:
     return folder
 
 
+MISSING_VERDICT = "missing"
+MISSING_REASON = "the evaluate job did not report (see its log): nothing unevaluated counts as passed"
+
+
 def read_evaluation(path: Path) -> dict[str, Any] | None:
     """The folder's evaluation.json, or None: none written (no evaluation ran, an older folder) or unreadable
     (warned: the comment then shows no evaluation rather than failing the whole comment)."""
@@ -198,9 +202,10 @@ def take_evaluation(plan_dir: Path, env: str, *, given: str | None) -> tuple[boo
     path = plan_dir / EVALUATION_FILE
     if given is None:
         return (True, _parse_evaluation(path.read_text(), env)) if path.is_file() else (False, None)
-    if not given.strip():
-        path.unlink(missing_ok=True)  # never show an older evaluation as this run's
-        return True, None
+    if not given.strip():  # recorded as such, so the comment says it and never shows an older evaluation
+        document = {"schema": 1, "env": env, "verdict": MISSING_VERDICT, "reason": MISSING_REASON}
+        atomic_write_json(path, document)
+        return True, document
     document = _parse_evaluation(given, env)
     atomic_write_json(path, document)
     return True, document

@@ -64,11 +64,13 @@ def evaluation_status(document: dict[str, Any] | None) -> tuple[str, str]:
     if document is None:
         return "failure", "evaluation did not report: see the evaluate job of this run"
     verdict = document.get("verdict")
+    if verdict == "missing":
+        return "failure", "evaluation did not report: see the evaluate job of this run"
     if verdict == "skipped":
         return "success", f"skipped: {document.get('reason') or 'nothing to evaluate'}"[:140]
     gates = [g for g in document.get("gates") or [] if isinstance(g, dict)]
     if verdict == "fail":
-        failed = [g for g in gates if not g.get("passed")]
+        failed = [g for g in gates if g.get("passed") is False]  # None: the gate did not apply (no base)
         shown = "; ".join(f"{g.get('name')} {_short(g.get('value'))} vs {_short(g.get('limit'))}" for g in failed)
         return "failure", f"failed: {shown or 'see the comment'}"[:140]
     if verdict != "pass":
@@ -76,8 +78,20 @@ def evaluation_status(document: dict[str, Any] | None) -> tuple[str, str]:
     head = (document.get("head") or {}).get("accuracy")
     base = (document.get("base") or {}).get("accuracy")
     flips = (document.get("flips") or {}).get("count")
-    accuracy = f"accuracy {_short(base)} → {_short(head)}" if base is not None else f"accuracy {_short(head)}"
-    return "success", f"pass · {accuracy} · {flips} flips · {len(gates)} gate(s)"[:140]
+    if base is None:  # the env was not pinned at the base: head alone, nothing to flip from
+        return "success", f"pass · accuracy {_short(head)} (new pin, no base) · {len(gates)} gate(s)"[:140]
+    return "success", f"pass · accuracy {_short(base)} → {_short(head)} · {flips} flips · {len(gates)} gate(s)"[:140]
+
+
+def record_statuses(
+    env: str, plan_hash: str, summary: PlanSummary, evaluated: bool, evaluation: dict[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """(context, state, description) of the statuses a posted plan records: the plan's, and the evaluation's
+    when the plan has one (`evaluated`; `evaluation` None then means the evaluate job did not report)."""
+    statuses = [(status_context(env), "success", status_description(plan_hash, summary))]
+    if evaluated:
+        statuses.append((evaluation_context(env), *evaluation_status(evaluation)))
+    return statuses
 
 
 def require_evaluation_passed(client: GitHubClient, review: Review | None, env: str) -> None:
