@@ -40,6 +40,20 @@ def test_init_holds_the_plugin_cache_lock_and_other_commands_do_not(tmp_path: Pa
 
 
 @pytest.mark.unit
+def test_checkouts_whose_plugin_cache_links_to_one_folder_share_one_lock(tmp_path: Path):
+    # given two job workspaces whose .cache/terraform/plugin-cache a CI cache restored as links to one folder
+    shared = tmp_path / "restored-cache"
+    shared.mkdir()
+    locks = []
+    for job in ("plan-dev", "plan-staging"):
+        (tmp_path / job / ".cache" / "terraform").mkdir(parents=True)
+        (tmp_path / job / ".cache" / "terraform" / "plugin-cache").symlink_to(shared)
+        locks.append(tfcli.plugin_cache_lock_path(tfcli.terraform_env(tmp_path / job, {})))
+    # then their inits take turns on the one lock beside the real folder (else they race: "mkdir: file exists")
+    assert locks == [tmp_path / "restored-cache.lock"] * 2
+
+
+@pytest.mark.unit
 def test_a_plugin_cache_the_caller_chose_is_kept_and_locked_beside_it(tmp_path: Path):
     env = tfcli.terraform_env(tmp_path, {tfcli.PLUGIN_CACHE_VAR: str(tmp_path / "mine")})
     assert env[tfcli.PLUGIN_CACHE_VAR] == str(tmp_path / "mine")

@@ -37,6 +37,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = "o/r"
 REGION = "us-east-1"
 SCENARIO_LICENCE = "apache-2.0"  # what this scenario's Hub declares for the stand-in revisions
+# The scenario's model-gates.toml: the repository's licence lists, and an accuracy floor the scenario's random
+# tiny models pass (each answers one label for every sentence: 70 of 210 right, 0.333), so the evaluate job runs
+# for real in every scenario and the flow goes on; a scenario that tightens it sees the gate fail the PR.
+SCENARIO_MIN_ACCURACY = 0.3
 PLAN_ROLE = f"arn:aws:iam::{EMULATED_ACCOUNT_ID}:role/hubdeploy-github-plan"
 APPLY_ROLE = f"arn:aws:iam::{EMULATED_ACCOUNT_ID}:role/hubdeploy-github-apply"
 # prod has its own apply role (in a real fork: its own account): the per-env variable wins over the shared one
@@ -167,6 +171,14 @@ class World:
         return artifact_bucket_name(self.settings(), EMULATED_ACCOUNT_ID)
 
 
+def scenario_gates(min_accuracy: float) -> str:
+    """A model-gates.toml with the repository's licence lists and `min_accuracy` for every env."""
+    licences = '["apache-2.0", "mit", "bsd-3-clause"]'
+    tables = [f"[{env}]\nmin_accuracy = {min_accuracy}\n" for env in ("dev", "staging", "prod")]
+    tables[1:] = [f"{t}licences = {licences}\n" for t in tables[1:]]
+    return "# the workflow scenarios' gates (tests/workflows/conftest.py)\n\n" + "\n".join(tables)
+
+
 def scenario_copy(source: Path, dest: Path) -> Path:
     """The checkout's files as git sees them (tracked and new, not ignored; working-tree content), tests/ aside."""
     listed = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
@@ -195,6 +207,7 @@ def world(
         (repo / "terraform" / "envs" / env / "model.auto.tfvars.json").write_text(
             '{\n  "hub_model_id": "yiyanghkust/finbert-tone",\n  "hub_revision": null\n}\n'
         )
+    (repo / "model-gates.toml").write_text(scenario_gates(SCENARIO_MIN_ACCURACY))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "remote", "add", "origin", f"https://github.com/{REPOSITORY}.git")
     git(repo, "add", "-A")

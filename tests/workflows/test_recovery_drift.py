@@ -12,7 +12,7 @@ import pytest
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin
 from hubdeploy.infra import aws
 
-from .conftest import PLAN_ROLE, World
+from .conftest import PLAN_ROLE, SCENARIO_MIN_ACCURACY, World, scenario_gates
 from .scenario import endpoint_config, hold
 
 pytestmark = [pytest.mark.terraform, pytest.mark.long, pytest.mark.timeout(1800)]
@@ -98,6 +98,37 @@ def test_a_failed_apply_is_reported_smoke_tested_and_converges_on_re_run(world: 
     assert rerun.returncode == 0, rerun.output[-5000:]
     assert rerun.job("deploy dev") == "succeeded"
     assert "✅ **Status: applied**" in world.comment(number, "dev")
+
+
+def test_a_model_that_fails_its_evaluation_fails_the_pr_and_is_never_deployed(world: World) -> None:
+    # given a PR whose dev pin is evaluated against a gate its model cannot pass (it is merged anyway: an admin)
+    before = endpoint_config(world)
+    change = {"dev": ModelPin(DEFAULT_HUB_MODEL_ID, world.revisions[0]), "model-gates.toml": scenario_gates(0.9)}
+    number, head = world.open_pr(change, title="dev rev1, strict gate")
+    planned = world.run("pull_request", world.pr_event(number), workflow="pr.yml")
+    # then the evaluate job fails naming the gate, the plan is still commented with the evaluation that failed,
+    # the evaluation status on the head commit is a failure and the required check fails
+    assert planned.returncode != 0 and planned.job("evaluate") == "failed"
+    assert planned.job("plan dev") == "succeeded" and planned.job("hubdeploy result") == "failed"
+    assert "dev: accuracy 0.3333 is below min_accuracy 0.9 (model-gates.toml [dev])" in planned.output
+    body = world.comment(number, "dev")
+    assert "#### Evaluation ❌ fail" in body and "❌ `min_accuracy`" in body
+    status = world.github.latest_status(head, "hubdeploy/evaluation (dev)")
+    assert status and status["state"] == "failure" and "min_accuracy 0.333 vs 0.900" in status["description"]
+    assert world.github.latest_status(head, "hubdeploy/plan (dev)")["state"] == "success"
+    # when it is merged anyway, the deploy gate refuses it before anyone is asked, and nothing is applied
+    _merged, event = world.merge(number)
+    deploy = world.run("push", event, workflow="deploy.yml")
+    assert deploy.returncode != 0 and deploy.job("deploy dev") is None
+    assert "did not pass (failure: failed: min_accuracy" in deploy.output
+    assert endpoint_config(world) == before
+    # and main is put back to what dev serves (rev2, the scenario's gate) for the scenarios after this one
+    back = {
+        "dev": ModelPin(DEFAULT_HUB_MODEL_ID, world.revisions[1]),
+        "model-gates.toml": scenario_gates(SCENARIO_MIN_ACCURACY),
+    }
+    number, _head = world.open_pr(back, title="back to rev2")
+    world.merge(number)
 
 
 def test_a_smoke_failure_rolls_the_endpoint_back(world: World) -> None:

@@ -127,7 +127,9 @@ def plugin_cache_lock_path(env: Mapping[str, str]) -> Path | None:
     cache = env.get(PLUGIN_CACHE_VAR)
     if not cache:
         return None
-    folder = Path(cache).expanduser()
+    # resolved: two checkouts whose cache path is a link to one folder (a CI cache restored as a link) must
+    # take the same lock, or their inits race on the one real folder
+    folder = Path(cache).expanduser().resolve()
     return folder.with_name(folder.name + ".lock")
 
 
