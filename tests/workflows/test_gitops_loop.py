@@ -55,6 +55,12 @@ def test_the_pr_is_planned_commented_and_recorded_on_its_head_commit(world: Worl
     assert status and status["state"] == "success" and status["creator"]["login"] == "github-actions[bot]"
     assert "staging: not pinned yet: skipping" in run.output
     assert (run.artifacts / "plan-dev" / "summary.json").is_file()
+    # and the evaluate job ran the pinned model through inference.py: its section is in the comment, its verdict
+    # a bot status beside the plan's, its document in the plan artifact
+    assert run.job("evaluate") == "succeeded" and "#### Evaluation ✅ pass" in body
+    evaluated = world.github.latest_status(head, "hubdeploy/evaluation (dev)")
+    assert evaluated and evaluated["state"] == "success" and evaluated["creator"]["login"] == "github-actions[bot]"
+    assert json.loads((run.artifacts / "plan-dev" / "evaluation.json").read_text())["verdict"] == "pass"
     assert not (run.artifacts / "plan-dev" / "tfplan").exists(), "the binary plan never leaves the job"
     assert {role for _job, role in run.roles} == {PLAN_ROLE}
     assert lock_files(world) == []
@@ -92,6 +98,7 @@ def test_a_docs_only_pr_plans_no_changes_and_its_merge_asks_nobody(world: World)
     run = world.run("pull_request", world.pr_event(number), workflow="pr.yml")
     assert run.returncode == 0, run.output[-5000:]
     assert "No changes" in world.comment(number, "dev"), world.comment(number, "dev")
+    assert "#### Evaluation ⏭️ skipped: no model or serving code change" in world.comment(number, "dev")
     before = endpoint_config(world)
     _merged, event = world.merge(number)
     deploy = world.run("push", event, workflow="deploy.yml")
