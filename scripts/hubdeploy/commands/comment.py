@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
     # first: the folder read next shows the evaluation stored here
-    evaluation_expected, evaluation = planfolder.take_evaluation(args.plan_dir, args.env, given=args.evaluation_json)
+    evaluation = planfolder.take_evaluation(args.plan_dir, args.env, given=args.evaluation_json)
     folder = planfolder.read_plan_folder(args.plan_dir, env=args.env)
     head = review.event_head(settings)
     sha = args.sha or head.sha
@@ -80,7 +80,7 @@ def _post_plan(args: argparse.Namespace, settings: Settings) -> int:
             workflow=args.workflow, status=args.status or "planned", run_url=settings.github_run_url, commit=shown
         )
     )
-    statuses = review.record_statuses(args.env, folder.plan_hash, folder.summary, evaluation_expected, evaluation)
+    statuses = review.record_statuses(args.env, folder.plan_hash, folder.summary, evaluation)
     if args.dry_run:
         if head.event != review.QUEUE_EVENT:
             print(body)

@@ -1,8 +1,8 @@
 """One env's evaluation, end to end: which sides (`sides`), skip or run both (`runner`), the numbers (`metrics`),
 the gates of model-gates.toml (`hubdeploy.gates`), and evaluation.json (`report`), written atomically.
 
-Used by `hubdeploy evaluate` (the PR's plan job) and `hubdeploy preview` (with the stand-in installed for each
-side's pin through `prepare`).
+Used by `hubdeploy evaluate` (the PR workflow's evaluate job) and `hubdeploy preview` (with the stand-in
+installed for each side's pin through `prepare`).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def evaluate_env(
             log.info("evaluate %s: skipped (%s)", env, comparison.skip_reason)
             doc = report.document(
                 env=env,
-                verdict="skipped",
+                verdict=report.SKIPPED,
                 reason=comparison.skip_reason,
                 base=report.side_json(comparison.base, None, []),
                 head=report.side_json(comparison.head, None, []),
@@ -194,7 +194,7 @@ def _write(out: Path, doc: dict[str, Any]) -> dict[str, Any]:
 
 def gate_failure(doc: dict[str, Any]) -> EvaluationError | None:
     """The error a failed evaluation fails the PR check with: every failed gate with its numbers."""
-    if doc.get("verdict") != "fail":
+    if doc.get("verdict") != report.FAIL:
         return None
     env = doc.get("env")
     return EvaluationError(

@@ -41,7 +41,10 @@ LATENCY_NOTE = (
 # flips beyond what fits are counted, not shown.
 SECTION_LIMIT = 12_000
 FLIP_TEXT_LIMIT = 200
-VERDICT_ICONS = {"pass": "✅", "fail": "❌", "skipped": "⏭️", "missing": "❌"}
+# The verdicts of evaluation.json; MISSING is written by `hubdeploy comment` when the evaluate job did not report.
+PASS, FAIL, SKIPPED, MISSING = "pass", "fail", "skipped", "missing"
+VERDICT_ICONS = {PASS: "✅", FAIL: "❌", SKIPPED: "⏭️", MISSING: "❌"}
+MISSING_REASON = "the evaluate job did not report (see its log): nothing unevaluated counts as passed"
 
 
 def side_json(side: Side | None, run: SideRun | None, gold: Sequence[str]) -> dict[str, Any] | None:
@@ -234,13 +237,18 @@ def _gates(doc: dict[str, Any]) -> list[str]:
     return ["\n".join(lines)]
 
 
+def missing_document(env: str) -> dict[str, Any]:
+    """What a plan records when the evaluate job gave it nothing: shown in the comment, a failed status."""
+    return {"schema": SCHEMA, "env": env, "verdict": MISSING, "reason": MISSING_REASON}
+
+
 def section_md(doc: dict[str, Any], *, limit: int = SECTION_LIMIT) -> str:
     """The "Evaluation" section of the env's comment, at most `limit` characters."""
     if doc.get("schema") != SCHEMA:
         return f"#### Evaluation\n\n_evaluation.json has schema {doc.get('schema')!r}; this hubdeploy reads {SCHEMA}._"
     verdict = str(doc.get("verdict"))
     title = f"#### Evaluation {VERDICT_ICONS.get(verdict, '')} {verdict}".rstrip()
-    if verdict in ("skipped", "missing"):
+    if verdict in (SKIPPED, MISSING):
         return f"{title}: {_text(doc.get('reason') or 'nothing to evaluate')}"
     base = doc.get("base")
     sentences = doc.get("sentences") or {}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hubdeploy.errors import TerraformError, UsageError
-from hubdeploy.evaluation.report import EVALUATION_FILE
+from hubdeploy.evaluation.report import EVALUATION_FILE, missing_document
 from hubdeploy.fsutil import atomic_write_bytes, atomic_write_json
 from hubdeploy.gitops import actions, review, supplychain
 from hubdeploy.gitops.comment import CommentInput, render_job_summary
@@ -175,10 +175,6 @@ def read_plan_folder(path: Path, *, env: str | None = None) -> PlanFolder:
     return folder
 
 
-MISSING_VERDICT = "missing"
-MISSING_REASON = "the evaluate job did not report (see its log): nothing unevaluated counts as passed"
-
-
 def read_evaluation(path: Path) -> dict[str, Any] | None:
     """The folder's evaluation.json, or None: none written (no evaluation ran, an older folder) or unreadable
     (warned: the comment then shows no evaluation rather than failing the whole comment)."""
@@ -192,23 +188,20 @@ def read_evaluation(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def take_evaluation(plan_dir: Path, env: str, *, given: str | None) -> tuple[bool, dict[str, Any] | None]:
-    """(expected, document) for `hubdeploy comment`: whether this plan has an evaluation to record, and what it said.
+def take_evaluation(plan_dir: Path, env: str, *, given: str | None) -> dict[str, Any] | None:
+    """The evaluation `hubdeploy comment` records for this plan, or None when it has none.
 
-    With `given` (CI: the evaluate job's output, --evaluation-json) it is expected, and stored in the plan folder for
-    the comment; empty, the job did not report. Without, the folder's own evaluation.json counts when there is one
-    (preview, a re-post by hand).
+    With `given` (CI: the evaluate job's output, --evaluation-json) it is stored in the plan folder for the comment;
+    empty, the job did not report, and that is what is stored. Without, the folder's own evaluation.json counts
+    when there is one (preview, a re-post by hand).
     """
     path = plan_dir / EVALUATION_FILE
     if given is None:
-        return (True, _parse_evaluation(path.read_text(), env)) if path.is_file() else (False, None)
-    if not given.strip():  # recorded as such, so the comment says it and never shows an older evaluation
-        document = {"schema": 1, "env": env, "verdict": MISSING_VERDICT, "reason": MISSING_REASON}
-        atomic_write_json(path, document)
-        return True, document
-    document = _parse_evaluation(given, env)
+        return _parse_evaluation(path.read_text(), env) if path.is_file() else None
+    # an empty output is recorded as such, so the comment says it and never shows an older evaluation
+    document = _parse_evaluation(given, env) if given.strip() else missing_document(env)
     atomic_write_json(path, document)
-    return True, document
+    return document
 
 
 def _parse_evaluation(text: str, env: str) -> dict[str, Any]:

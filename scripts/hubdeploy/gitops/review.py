@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubdeploy.errors import PlanChangedError
+from hubdeploy.evaluation.report import FAIL, MISSING, PASS, SKIPPED
 from hubdeploy.gitops import actions
 from hubdeploy.gitops.comment import marker, recorded, recorded_changes
 from hubdeploy.gitops.github import GitHubClient
@@ -59,21 +60,20 @@ def evaluation_status(document: dict[str, Any] | None) -> tuple[str, str]:
     """(state, description) of the evaluation status (under GitHub's 140 characters) from evaluation.json.
 
     success: the gates passed, or nothing was evaluated (no model or serving code change, or not pinned);
-    failure: a gate failed, or the evaluate job did not report (`document` None), so nothing unevaluated passes.
+    failure: a gate failed, or the evaluate job did not report (verdict missing, or no document), so nothing
+    unevaluated passes.
     """
-    if document is None:
+    if document is None or document.get("verdict") == MISSING:
         return "failure", "evaluation did not report: see the evaluate job of this run"
     verdict = document.get("verdict")
-    if verdict == "missing":
-        return "failure", "evaluation did not report: see the evaluate job of this run"
-    if verdict == "skipped":
+    if verdict == SKIPPED:
         return "success", f"skipped: {document.get('reason') or 'nothing to evaluate'}"[:140]
     gates = [g for g in document.get("gates") or [] if isinstance(g, dict)]
-    if verdict == "fail":
+    if verdict == FAIL:
         failed = [g for g in gates if g.get("passed") is False]  # None: the gate did not apply (no base)
         shown = "; ".join(f"{g.get('name')} {_short(g.get('value'))} vs {_short(g.get('limit'))}" for g in failed)
         return "failure", f"failed: {shown or 'see the comment'}"[:140]
-    if verdict != "pass":
+    if verdict != PASS:
         return "failure", f"evaluation has no known verdict ({verdict!r})"[:140]
     head = (document.get("head") or {}).get("accuracy")
     base = (document.get("base") or {}).get("accuracy")
@@ -84,12 +84,12 @@ def evaluation_status(document: dict[str, Any] | None) -> tuple[str, str]:
 
 
 def record_statuses(
-    env: str, plan_hash: str, summary: PlanSummary, evaluated: bool, evaluation: dict[str, Any] | None
+    env: str, plan_hash: str, summary: PlanSummary, evaluation: dict[str, Any] | None
 ) -> list[tuple[str, str, str]]:
     """(context, state, description) of the statuses a posted plan records: the plan's, and the evaluation's
-    when the plan has one (`evaluated`; `evaluation` None then means the evaluate job did not report)."""
+    when the plan has one (`planfolder.take_evaluation`)."""
     statuses = [(status_context(env), "success", status_description(plan_hash, summary))]
-    if evaluated:
+    if evaluation is not None:
         statuses.append((evaluation_context(env), *evaluation_status(evaluation)))
     return statuses
 
