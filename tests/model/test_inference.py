@@ -247,3 +247,10 @@ def test_autocast_path_runs_and_returns_fp32_probabilities(inference, classifier
     assert probs.dtype == torch.float32
     assert torch.allclose(probs.sum(-1), torch.ones(len(TEXTS)), atol=1e-5)
     assert torch.allclose(probs, inference.classify(classifier, TEXTS), atol=2e-2)
+
+
+def test_the_evaluation_runner_knows_the_default_limit_on_texts_per_request(inference) -> None:
+    # hubdeploy.evaluation.runner restates it (it raises the limit only for batches above it): one fact, kept equal
+    from hubdeploy.evaluation.runner import INFERENCE_MAX_TEXTS
+
+    assert inference.ServingSettings().max_texts == INFERENCE_MAX_TEXTS
