@@ -555,7 +555,7 @@ def test_the_evaluation_is_recorded_beside_the_plan_status_and_kept_in_the_plan_
     assert "#### Evaluation ❌ missing: the evaluate job did not report" in body
 
 
-def test_a_skipped_evaluation_passes_and_every_description_fits_githubs_limit() -> None:
+def test_a_skipped_evaluation_passes_and_every_description_fits_githubs_limit(actions_env, monkeypatch, fake_github):
     from hubdeploy.gitops.review import evaluation_status
 
     skipped = evaluation("skipped", reason="no model or serving code change for dev")
@@ -563,7 +563,12 @@ def test_a_skipped_evaluation_passes_and_every_description_fits_githubs_limit() 
     long_gates = [{"name": f"gate_{i}" * 5, "limit": 0.5, "value": 0.1, "passed": False} for i in range(20)]
     for document in (skipped, PASSED, FAILED, evaluation("fail", gates=long_gates), evaluation("?"), None):
         state, description = evaluation_status(document)
-        assert state in ("success", "failure") and 0 < len(description) <= 140
+        assert state in ("success", "failure") and description
+    # what GitHub receives fits its 140 characters (the fake refuses longer, as GitHub does)
+    pull_request(actions_env, monkeypatch)
+    assert post(actions_env, folder(actions_env / "p", reviewed_plan()), evaluation("fail", gates=long_gates)) == 0
+    posted = fake_github.latest_status(HEAD, DEV_EVALUATION)["description"]
+    assert posted.startswith("failed: gate_0") and len(posted) <= 140 and posted.endswith("…")
 
 
 @pytest.mark.parametrize(

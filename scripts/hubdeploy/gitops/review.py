@@ -57,7 +57,8 @@ def _short(value: object) -> str:
 
 
 def evaluation_status(document: dict[str, Any] | None) -> tuple[str, str]:
-    """(state, description) of the evaluation status (under GitHub's 140 characters) from evaluation.json.
+    """(state, description) of the evaluation status from evaluation.json (GitHubClient.create_status cuts it to
+    GitHub's 140 characters).
 
     success: the gates passed, or nothing was evaluated (no model or serving code change, or not pinned);
     failure: a gate failed, or the evaluate job did not report (verdict missing, or no document), so nothing
@@ -67,20 +68,20 @@ def evaluation_status(document: dict[str, Any] | None) -> tuple[str, str]:
         return "failure", "evaluation did not report: see the evaluate job of this run"
     verdict = document.get("verdict")
     if verdict == SKIPPED:
-        return "success", f"skipped: {document.get('reason') or 'nothing to evaluate'}"[:140]
+        return "success", f"skipped: {document.get('reason') or 'nothing to evaluate'}"
     gates = [g for g in document.get("gates") or [] if isinstance(g, dict)]
     if verdict == FAIL:
         failed = [g for g in gates if g.get("passed") is False]  # None: the gate did not apply (no base)
         shown = "; ".join(f"{g.get('name')} {_short(g.get('value'))} vs {_short(g.get('limit'))}" for g in failed)
-        return "failure", f"failed: {shown or 'see the comment'}"[:140]
+        return "failure", f"failed: {shown or 'see the comment'}"
     if verdict != PASS:
-        return "failure", f"evaluation has no known verdict ({verdict!r})"[:140]
+        return "failure", f"evaluation has no known verdict ({verdict!r})"
     head = (document.get("head") or {}).get("accuracy")
     base = (document.get("base") or {}).get("accuracy")
     flips = (document.get("flips") or {}).get("count")
     if base is None:  # the env was not pinned at the base: head alone, nothing to flip from
-        return "success", f"pass · accuracy {_short(head)} (new pin, no base) · {len(gates)} gate(s)"[:140]
-    return "success", f"pass · accuracy {_short(base)} → {_short(head)} · {flips} flips · {len(gates)} gate(s)"[:140]
+        return "success", f"pass · accuracy {_short(head)} (new pin, no base) · {len(gates)} gate(s)"
+    return "success", f"pass · accuracy {_short(base)} → {_short(head)} · {flips} flips · {len(gates)} gate(s)"
 
 
 def record_statuses(
