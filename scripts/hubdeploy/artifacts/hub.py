@@ -31,9 +31,14 @@ log = logging.getLogger(__name__)
 OFFLINE_HINT = "check the network (and HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to work from the local HF cache"
 
 
+def cache_repo_folder(cache_dir: Path, model_id: str) -> Path:
+    """`models--owner--name` in the HF cache at `cache_dir` (huggingface_hub's layout)."""
+    return cache_dir / ("models--" + model_id.replace("/", "--"))
+
+
 def repo_cache_dir(settings: Settings, model_id: str) -> Path:
-    """`models--owner--name` in the HF cache."""
-    return settings.hf_cache_dir / ("models--" + model_id.replace("/", "--"))
+    """`models--owner--name` in the settings' HF cache."""
+    return cache_repo_folder(settings.hf_cache_dir, model_id)
 
 
 def hf_api(settings: Settings) -> HfApi:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hubdeploy.artifacts import training
+from hubdeploy.artifacts.hub import cache_repo_folder
 from hubdeploy.envs import ModelPin, is_commit_sha
 from hubdeploy.fsutil import atomic_write_json, sha256_file
 
@@ -113,7 +114,7 @@ def install_in_hf_cache(
     `snapshots/<revision>/<file>` -> symlink to the blob, `refs/<ref>` holding the revision.
     """
     revision = revision or folder_revision(model_dir)
-    repo_folder = cache_dir / ("models--" + repo_id.replace("/", "--"))
+    repo_folder = cache_repo_folder(cache_dir, repo_id)
     blobs = repo_folder / "blobs"
     snapshot = repo_folder / "snapshots" / revision
     blobs.mkdir(parents=True, exist_ok=True)

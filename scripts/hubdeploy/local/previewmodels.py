@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubdeploy.artifacts.hub import cache_repo_folder
 from hubdeploy.artifacts.standin import Size
 from hubdeploy.envs import ModelPin, current_model_id, read_pin, write_pin
 from hubdeploy.errors import PinError
@@ -46,7 +47,7 @@ def use_standin(repo: Path, env: str, workdir: Path, *, build_dir: Path, size: S
 
 def in_cache(cache: Path, pin: ModelPin) -> bool:
     """True when the HF cache `cache` holds `pin`, as a ref or as a commit."""
-    folder = cache / ("models--" + pin.hub_model_id.replace("/", "--"))
+    folder = cache_repo_folder(cache, pin.hub_model_id)
     return (folder / "refs" / pin.hub_revision).is_file() or (folder / "snapshots" / pin.hub_revision).is_dir()
 
 
