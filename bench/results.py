@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 RESULTS_PATH = Path(".bench") / "results.json"
 
@@ -19,6 +20,26 @@ class Result:
     baseline: float | None = None
     ratio: float | None = None
     note: str = ""
+    # The issue's target for this entry, checked against `ratio` when set, else `value`:
+    # target_op ">=" or "<=" and target_value (e.g. ">=", 25.0 for "at least 25x the seed").
+    target_op: Literal[">=", "<="] | None = None
+    target_value: float | None = None
+
+    @property
+    def target(self) -> str:
+        """The target as the README shows it, e.g. '>= 25x'; '' when the entry has none."""
+        if self.target_op is None or self.target_value is None:
+            return ""
+        suffix = "x" if self.ratio is not None else f" {self.unit}"
+        return f"{self.target_op} {self.target_value:g}{suffix}"
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the measured number meets the target; None when the entry has none."""
+        if self.target_op is None or self.target_value is None:
+            return None
+        measured = self.ratio if self.ratio is not None else self.value
+        return measured >= self.target_value if self.target_op == ">=" else measured <= self.target_value
 
 
 def save(results: list[Result], path: Path = RESULTS_PATH) -> Path:
