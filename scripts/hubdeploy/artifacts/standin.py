@@ -175,16 +175,19 @@ class StandIn:
         )
 
 
-def trained_model(cache_dir: Path, recipe: training.Recipe, *, data: Path | None = None) -> tuple[Path, dict[str, Any]]:
-    """The tiny stand-in trained with `recipe` under `cache_dir`, trained on first use; its training record.
+def trained_model(
+    cache_dir: Path, recipe: training.Recipe, *, data: Path | None = None, size: Size = "tiny"
+) -> tuple[Path, dict[str, Any]]:
+    """The stand-in of `size` trained with `recipe` under `cache_dir`, trained on first use; its training record.
 
     Trained into a temporary folder and renamed into place, so an interrupted run, or a second process training
     at the same time, never leaves a half-written model where a reader would take it. The record sits next to
-    the folder, not in it: it is not one of the model's files.
+    the folder, not in it: it is not one of the model's files. `base` (FinBERT's shape) is for benchmarks that
+    need a trained model of the real size; it takes minutes, not seconds.
     """
     data = data or training.training_data_path()
     digest = training.data_digest(data)
-    folder = cache_dir / f"trained-{recipe.key(digest)}"
+    folder = cache_dir / (f"trained-{recipe.key(digest)}" if size == "tiny" else f"trained-{size}-{recipe.key(digest)}")
     record_path = folder.with_name(folder.name + ".json")
     if (folder / "model.safetensors").is_file() and record_path.is_file():
         return folder, json.loads(record_path.read_text())
@@ -192,7 +195,7 @@ def trained_model(cache_dir: Path, recipe: training.Recipe, *, data: Path | None
     cache_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=cache_dir))
     try:
-        config_dict = finbert_config("tiny")
+        config_dict = finbert_config(size)
         record = training.train(scratch, config_dict, finbert_files_dir(), sentences, recipe)
         record["data_sha256"] = digest
         _write_config_and_tokenizer(scratch, config_dict)

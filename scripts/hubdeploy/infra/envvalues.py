@@ -21,7 +21,6 @@ IDENTITY_VARIABLE = "environment"
 # `name =` at the start of a line: a top-level attribute when the bracket depth is 0.
 _ASSIGNMENT = re.compile(r'^\s*"?([A-Za-z_][A-Za-z0-9_-]*)"?\s*=(?!=)')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_REGION = re.compile(r'^\s*aws_region\s*=\s*"([a-z0-9-]+)"\s*$')
 
 
 def tfvars_names(text: str) -> set[str]:
@@ -43,16 +42,23 @@ def tfvars_names(text: str) -> set[str]:
     return names
 
 
-def configured_region(env_dir: Path) -> str | None:
-    """The `aws_region` an env's terraform.tfvars sets (the provider's region), or None when it sets none."""
+def configured_string(env_dir: Path, name: str) -> str | None:
+    """The string a top-level `name = "..."` line of an env's terraform.tfvars sets, or None when it sets none."""
     values = env_dir / VALUES_FILE
     if not values.is_file():
         return None
+    line_pattern = re.compile(rf'^\s*{re.escape(name)}\s*=\s*"([^"\\]*)"\s*$')
     for line in values.read_text().splitlines():
         code = re.split(r"#|//", line, maxsplit=1)[0]
-        if (match := _REGION.match(code)) is not None:
+        if (match := line_pattern.match(code)) is not None:
             return match.group(1)
     return None
+
+
+def configured_region(env_dir: Path) -> str | None:
+    """The `aws_region` an env's terraform.tfvars sets (the provider's region), or None when it sets none."""
+    region = configured_string(env_dir, "aws_region")
+    return region if region and re.fullmatch(r"[a-z0-9-]+", region) else None
 
 
 def _shown(env_dir: Path, path: Path) -> str:
