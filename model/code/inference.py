@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ MIN_BATCH_TOKENS = 512
 MAX_PADDING_FRACTION = 0.2
 # Tokenizers without a configured limit report a huge sentinel (int(1e30)); anything above this is "unset".
 UNSET_MODEL_MAX_LENGTH = 1_000_000
+# HUBDEPLOY_PRECISION: fp32 weights, or nn.Linear layers dynamically quantized to int8 (CPU only).
+PRECISIONS = ("fp32", "int8")
 
 
 class ClientError(ValueError):
@@ -59,6 +62,8 @@ class ServingSettings:
         num_threads: torch intra-op threads; None = derived from the CPUs and model-server workers
             (HUBDEPLOY_NUM_THREADS).
         autocast: "auto" (bf16/fp16 on GPU, fp32 on CPU), "off", "bf16" or "fp16" (HUBDEPLOY_AUTOCAST).
+        precision: "fp32", or "int8": every nn.Linear dynamically quantized to qint8, CPU only
+            (HUBDEPLOY_PRECISION).
     """
 
     max_texts: int = 128
@@ -67,6 +72,7 @@ class ServingSettings:
     max_length: int | None = None
     num_threads: int | None = None
     autocast: str = "auto"
+    precision: str = "fp32"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServingSettings:
@@ -75,6 +81,12 @@ class ServingSettings:
         autocast = env.get("HUBDEPLOY_AUTOCAST", cls.autocast).strip().lower()
         if autocast not in ("auto", "off", "bf16", "fp16"):
             raise ValueError(f"HUBDEPLOY_AUTOCAST={autocast!r} is not one of auto, off, bf16, fp16")
+        precision = env.get("HUBDEPLOY_PRECISION", "").strip().lower() or cls.precision
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"HUBDEPLOY_PRECISION={precision!r} is not one of {', '.join(PRECISIONS)} "
+                "(fp32: full precision; int8: Linear layers dynamically quantized, CPU only)"
+            )
         return cls(
             max_texts=_positive_int(env, "HUBDEPLOY_MAX_TEXTS", cls.max_texts),
             batch_size=_positive_int(env, "HUBDEPLOY_BATCH_SIZE", cls.batch_size),
@@ -82,6 +94,7 @@ class ServingSettings:
             max_length=_positive_int(env, "HUBDEPLOY_MAX_LENGTH", None),
             num_threads=_positive_int(env, "HUBDEPLOY_NUM_THREADS", None),
             autocast=autocast,
+            precision=precision,
         )
 
 
@@ -170,6 +183,33 @@ def _autocast_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
+def quantize_int8(model: Any) -> Any:
+    """`model` with every nn.Linear replaced by a dynamically quantized one (qint8 weights, fp32 activations).
+
+    Weights are quantized once here; activations are quantized per batch at run time, so no calibration data is
+    needed. torch.ao.quantization.quantize_dynamic is in the container's torch 2.6 and still in torch 2.13
+    (deprecated there in favour of torchao, which the container does not ship). Its kernels (x86/fbgemm, qnnpack)
+    are CPU only.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch >= 2.10 warns once per worker that the API is deprecated; the container's torch 2.6 does not.
+        warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor.* are deprecated", category=UserWarning)
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def _check_precision(precision: str, device: torch.device) -> None:
+    if precision == "int8" and device.type != "cpu":
+        # Not silently moved to CPU: that would leave the instance's GPU idle and serve far slower than fp32 on it.
+        raise ValueError(
+            f"HUBDEPLOY_PRECISION=int8 runs on CPU only (torch's dynamic int8 quantization has no {device.type} "
+            f"kernels), and this worker has {device}: serve GPU instances in fp32 (they already use bf16/fp16 "
+            "autocast), or choose a CPU instance type"
+        )
+
+
 def model_fn(model_dir: str, context: Any = None) -> Classifier:
     """Load tokenizer and model from `model_dir` (the unpacked model.tar.gz).
 
@@ -194,11 +234,14 @@ def model_fn(model_dir: str, context: Any = None) -> Classifier:
         if context is not None:
             gpu_id = int((getattr(context, "system_properties", None) or {}).get("gpu_id") or 0)
         device = torch.device("cuda", gpu_id)
+    _check_precision(settings.precision, device)
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     # Weights stay fp32 (autocast handles reduced precision on GPU); some checkpoints are stored in fp16.
     model = model.to(device=device, dtype=torch.float32).eval()
+    if settings.precision == "int8":
+        model = quantize_int8(model)
     id2label = model.config.id2label or {}
     labels = tuple(str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(model.config.num_labels))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -213,9 +256,10 @@ def model_fn(model_dir: str, context: Any = None) -> Classifier:
         settings=settings,
     )
     logger.info(
-        "model loaded: labels=%s device=%s threads=%d max_length=%d autocast=%s max_texts=%d",
+        "model loaded: labels=%s device=%s precision=%s threads=%d max_length=%d autocast=%s max_texts=%d",
         ",".join(labels),
         device,
+        settings.precision,
         threads,
         classifier.max_length,
         classifier.autocast_dtype,

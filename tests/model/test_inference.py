@@ -202,6 +202,11 @@ def test_settings_from_env_and_thread_defaults(inference):
         inference.ServingSettings.from_env({"HUBDEPLOY_BATCH_SIZE": "0"})
     with pytest.raises(ValueError, match="HUBDEPLOY_AUTOCAST='fp8'"):
         inference.ServingSettings.from_env({"HUBDEPLOY_AUTOCAST": "fp8"})
+    assert inference.ServingSettings.from_env({}).precision == "fp32"
+    assert inference.ServingSettings.from_env({"HUBDEPLOY_PRECISION": " INT8 "}).precision == "int8"
+    assert inference.ServingSettings.from_env({"HUBDEPLOY_PRECISION": ""}).precision == "fp32"
+    with pytest.raises(ValueError, match="HUBDEPLOY_PRECISION='int4' is not one of fp32, int8"):
+        inference.ServingSettings.from_env({"HUBDEPLOY_PRECISION": "int4"})
 
     # MMS starts one worker per vCPU unless told otherwise: one thread each; one worker gets every core.
     assert inference.default_num_threads(cpus=8, workers=None) == 1
@@ -254,3 +259,34 @@ def test_the_evaluation_runner_knows_the_default_limit_on_texts_per_request(infe
     from hubdeploy.evaluation.runner import INFERENCE_MAX_TEXTS
 
     assert inference.ServingSettings().max_texts == INFERENCE_MAX_TEXTS
+
+
+def test_int8_quantizes_every_linear_layer_and_answers_in_the_same_shape(
+    inference, classifier, model_package_dir, monkeypatch
+):
+    # given the tiny model loaded with HUBDEPLOY_PRECISION=int8
+    monkeypatch.setenv("HUBDEPLOY_PRECISION", "int8")
+    quantized = inference.model_fn(str(model_package_dir))
+    # then no float nn.Linear is left: every one is torch's dynamically quantized qint8 Linear
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    linears = [m for m in quantized.model.modules() if isinstance(m, torch.nn.Linear | DynamicLinear)]
+    assert linears and all(type(m) is DynamicLinear for m in linears)
+    assert {m.weight().dtype for m in linears} == {torch.qint8}
+    assert quantized.settings.precision == "int8" and classifier.settings.precision == "fp32"
+    # and it answers as fp32 does in form: one entry per text, the model's labels, all scores summing to 1
+    body = json.dumps({"inputs": TEXTS, "parameters": {"return_all_scores": True}})
+    int8, fp32 = run(inference, quantized, body), run(inference, classifier, body)
+    assert [set(e) for e in int8] == [set(e) for e in fp32] == [{"label", "score", "scores"}] * len(TEXTS)
+    for entry in int8:
+        assert {s["label"] for s in entry["scores"]} == set(classifier.labels)
+        assert sum(s["score"] for s in entry["scores"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_int8_on_a_gpu_worker_fails_the_load_instead_of_idling_the_gpu(inference, model_package_dir, monkeypatch):
+    # given a worker that sees a GPU (torch's dynamic int8 kernels are CPU only)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("HUBDEPLOY_PRECISION", "int8")
+    # then the load fails before anything is moved to the GPU, saying what to do
+    with pytest.raises(ValueError, match=r"HUBDEPLOY_PRECISION=int8 runs on CPU only .* this worker has cuda:0: serve"):
+        inference.model_fn(str(model_package_dir))

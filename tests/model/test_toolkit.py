@@ -169,3 +169,24 @@ def test_an_artifact_without_its_program_is_a_model_load_error(model_package_dir
 
     with pytest.raises(ModelLoadError, match=r"code/serve\.py is missing from the artifact"):
         ToolkitModel(model_package_dir, environment={"SAGEMAKER_PROGRAM": "serve.py"})
+
+
+def test_int8_precision_loads_through_the_toolkit_and_answers_like_fp32_in_shape(model, model_package_dir, monkeypatch):
+    monkeypatch.setenv("HUBDEPLOY_PRECISION", "fp32")  # restored afterwards: the host sets it process-wide
+    # given the artifact served with the container environment HUBDEPLOY_PRECISION=int8
+    int8 = ToolkitModel(model_package_dir, environment={"HUBDEPLOY_PRECISION": "int8"})
+    handler = int8.service._entry_point.__self__
+    # then the worker's classifier is quantized, and its answers have the fp32 answers' shape
+    assert handler.model.settings.precision == "int8"
+    assert "DynamicQuantizedLinear" in repr(handler.model.model)
+    body = json.dumps({"inputs": ["Profit rose.", "Sales fell.", "Flat."], "parameters": {"top_k": 2}}).encode()
+    reply, reference = int8.invoke(body), model.invoke(body)
+    assert reply.status == reference.status == 200
+    assert [sorted(e) for e in reply.json()] == [sorted(e) for e in reference.json()]
+    assert [len(e["scores"]) for e in reply.json()] == [2, 2, 2]
+
+
+def test_an_unknown_precision_fails_the_load_naming_the_variable_and_the_choices(model_package_dir, monkeypatch):
+    monkeypatch.setenv("HUBDEPLOY_PRECISION", "fp32")  # restored afterwards: the host sets it process-wide
+    with pytest.raises(ModelLoadError, match="HUBDEPLOY_PRECISION='int4' is not one of fp32, int8"):
+        ToolkitModel(model_package_dir, environment={"HUBDEPLOY_PRECISION": "int4"})
