@@ -333,7 +333,15 @@ def measure(
             outputs["fp32"], outputs["seed"], sentences, tolerance=SCORE_TOLERANCE, names=("fp32", "the seed")
         )
         labelled = read_sentences(evaluation_path, labels=None)
-        evaluation = {name: sides[name]([s.text for s in labelled]) for name in ("fp32", "int8")}
+        texts = [s.text for s in labelled]
+        evaluation = {
+            name: [
+                scores
+                for i in range(0, len(texts), request_size)
+                for scores in sides[name](texts[i : i + request_size])
+            ]
+            for name in ("fp32", "int8")
+        }
         accuracy = {
             name: sum(top_label(scores) == s.label for scores, s in zip(answers, labelled, strict=True)) / len(labelled)
             for name, answers in evaluation.items()

@@ -4,6 +4,8 @@ whose answers mean something."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -104,3 +106,12 @@ def test_the_shipped_training_set_is_balanced_and_holds_none_of_the_demo_sentenc
     texts = {s.text.lower() for s in sentences}
     assert len(texts) == len(sentences)  # no duplicates
     assert not texts & {text.lower() for text, _ in SAMPLES}  # the demo is not answered from memory
+
+
+def test_a_head_learning_rate_makes_another_recipe_and_leaving_it_unset_keeps_earlier_keys() -> None:
+    recipe = training.Recipe(seed=5)
+    fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "head_learning_rate"}
+    before_the_field = json.dumps({"recipe": fields, "data": "d", "version": 1}, sort_keys=True)
+
+    assert recipe.key("d") == hashlib.sha256(before_the_field.encode()).hexdigest()[:12]  # caches stay valid
+    assert training.Recipe(seed=5, head_learning_rate=1e-3).key("d") != recipe.key("d")
