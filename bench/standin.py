@@ -31,9 +31,10 @@ BUILD_CODE = (
     "import sys; from pathlib import Path; from hubdeploy.artifacts.standin import build_standin_model; "
     "build_standin_model(Path(sys.argv[1]), size='base', seed=int(sys.argv[2]))"
 )
-# A few minutes of one CPU thread (under load from other processes: more): enough to move BERT-base's scores
-# away from a tie on the stand-in's sentences, not to make it FinBERT.
-BASE_RECIPE = Recipe(seed=SEED, epochs=3, batch_size=8, learning_rate=5e-4)
+# Head only, on the seeded random body's features: about half a minute on one thread. Measured on this machine:
+# 91% of the training sentences right, median top score 0.97 (random weights: about 0.4, near a tie); 3 full epochs
+# (lr 1e-4 to 5e-4, with or without a separate head rate) stayed at chance. Not FinBERT: 59% of evaluation/.
+BASE_RECIPE = Recipe(seed=SEED, epochs=100, batch_size=16, learning_rate=1e-3, head_only=True)
 TRAIN_CODE = (
     "import json, sys; from pathlib import Path; from hubdeploy.artifacts.standin import trained_model; "
     "from hubdeploy.artifacts.training import Recipe; "

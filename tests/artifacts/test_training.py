@@ -110,8 +110,20 @@ def test_the_shipped_training_set_is_balanced_and_holds_none_of_the_demo_sentenc
 
 def test_a_head_learning_rate_makes_another_recipe_and_leaving_it_unset_keeps_earlier_keys() -> None:
     recipe = training.Recipe(seed=5)
-    fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "head_learning_rate"}
+    fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k not in ("head_learning_rate", "head_only")}
     before_the_field = json.dumps({"recipe": fields, "data": "d", "version": 1}, sort_keys=True)
 
     assert recipe.key("d") == hashlib.sha256(before_the_field.encode()).hexdigest()[:12]  # caches stay valid
     assert training.Recipe(seed=5, head_learning_rate=1e-3).key("d") != recipe.key("d")
+
+
+def test_head_only_training_changes_the_head_and_keeps_the_seeded_body(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    data = _write(tmp_path / "train.jsonl", FEW)
+    full, _ = standin.trained_model(tmp_path / "full", training.Recipe(seed=7, epochs=0), data=data)
+    head, _ = standin.trained_model(tmp_path / "head", training.Recipe(seed=7, epochs=3, head_only=True), data=data)
+
+    untrained, trained = load_file(str(full / "model.safetensors")), load_file(str(head / "model.safetensors"))
+    changed = {name for name in untrained if not (untrained[name] == trained[name]).all()}
+    assert changed and all(name.startswith(training.HEAD_PREFIXES) for name in changed)
