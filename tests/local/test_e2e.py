@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +36,50 @@ def hubdeploy(root: Path, *args: str, timeout: float = 600) -> subprocess.Comple
     return subprocess.run(
         [sys.executable, "-m", "hubdeploy", *args], cwd=root, env=env, text=True, capture_output=True, timeout=timeout
     )
+
+
+class Background:
+    """`hubdeploy ARGS` running while the test goes on; its output is read as it comes (unbuffered)."""
+
+    def __init__(self, root: Path, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HF_", "GITHUB_"))}
+        env.update({"HUBDEPLOY_ROOT": str(root), "HUBDEPLOY_STANDIN_SIZE": "tiny", "HF_HUB_OFFLINE": "1"})
+        env["PYTHONUNBUFFERED"] = "1"
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hubdeploy", *args],
+            cwd=root,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def reached(self, text: str, *, timeout: float) -> bool:
+        """Wait until a line holding `text` was printed (False: the process ended or time ran out first)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in list(self.lines)):
+                return True
+            if self.proc.poll() is not None and not self.reader.is_alive():
+                return False
+            time.sleep(0.2)
+        return False
+
+    def wait(self, *, timeout: float) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=30)
+        return code
+
+    def output(self) -> str:
+        return "".join(self.lines)
 
 
 def loadtest(root: Path, *args: str) -> subprocess.Popen[str]:
@@ -100,6 +145,7 @@ def commit_all(root: Path, message: str) -> str:
 def test_up_answers_redeploys_on_pin_change_under_load_and_down_cleans_up(repo: Path) -> None:
     root = repo
     load: subprocess.Popen[str] | None = None
+    second: Background | None = None
     # a git checkout, as a user's: publish records the commit (git rev-parse HEAD) as provenance
     (root / "README.md").write_text("# hubdeploy (scratch copy)\n")
     git(root, "init", "-q")
@@ -133,18 +179,19 @@ def test_up_answers_redeploys_on_pin_change_under_load_and_down_cleans_up(repo: 
         assert post(url, {"text": ""}, auth)[0] == 400
         assert post(url, {"text": "no token"}, {}) == (401, {"message": "Unauthorized"})
 
-        # when 50 users load the API for 60 s (`hubdeploy loadtest`, Locust in its own process) ...
-        before = answered(info)
-        report_file = root / "loadtest.json"
-        load = loadtest(root, "--users", "50", "--duration", str(LOAD_SECONDS), "--out", str(report_file))
-        time.sleep(3)
-        # ... and meanwhile the pin changes and `up` runs again (same emulator: a real terraform update)
+        # when the pin changes and `up` runs again (same emulator: a real terraform update) ...
         pin_file = root / "terraform" / "envs" / "dev" / "model.auto.tfvars.json"
         pin_file.write_text(json.dumps({"hub_model_id": "yiyanghkust/finbert-tone", "hub_revision": NEW_REVISION}))
-        second = hubdeploy(root, "local", "up", "--env", "dev", "--no-samples")
-        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-        assert "reusing the emulator" in second.stdout and "to replace" in second.stdout
-        assert "the servers of the previous `up` keep serving" in second.stdout
+        before = answered(info)
+        report_file = root / "loadtest.json"
+        second = Background(root, "local", "up", "--env", "dev", "--no-samples")
+        # ... and 50 users load the API for 60 s from its plan step on (fetching and building the new stand-in
+        # before it takes long on a busy machine; the endpoint changes at the apply that follows)
+        assert second.reached("] terraform plan:", timeout=600), second.output()[-3000:]
+        load = loadtest(root, "--users", "50", "--duration", str(LOAD_SECONDS), "--out", str(report_file))
+        assert second.wait(timeout=600) == 0, second.output()[-3000:]
+        assert "reusing the emulator" in second.output() and "to replace" in second.output()
+        assert "the servers of the previous `up` keep serving" in second.output()
         after = status(root)
         assert load.poll() is None, "the load test ended before the new model was served: no overlap was tested"
         switched = answered(after)
@@ -190,6 +237,9 @@ def test_up_answers_redeploys_on_pin_change_under_load_and_down_cleans_up(repo: 
         assert crashed.returncode == 1 and "emulator is not running" in crashed.stdout
         urls = [after["api_url"], after["runtime_url"], after["aws_endpoint_url"]]
     finally:
+        if second is not None and second.proc.poll() is None:
+            second.proc.kill()
+            second.wait(timeout=60)
         if load is not None and load.poll() is None:
             load.kill()
             load.communicate()
