@@ -111,8 +111,9 @@ def running_daemon(paths: Paths, wanted: DaemonConfig) -> dict[str, Any] | None:
     for name, port in listening.items():
         if getattr(wanted, name) not in (0, port):
             return None  # asked for another port: start anew there
-    unported = {"runtime_port": 0, "api_port": 0}
-    same = dataclasses.replace(running, **unported) == dataclasses.replace(wanted, **unported)
+    same = dataclasses.replace(running, runtime_port=0, api_port=0) == dataclasses.replace(
+        wanted, runtime_port=0, api_port=0
+    )
     return info if same else None
 
 
