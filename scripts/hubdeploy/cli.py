@@ -36,6 +36,7 @@ COMMANDS: tuple[str, ...] = (
     "gate",
     "record_endpoint",
     "smoke",
+    "loadtest",
     "rollback",
     "drift",
     "target",

@@ -60,6 +60,10 @@ class SmokeError(HubdeployError):
     """The deployed environment failed its smoke test (or could not be tested)."""
 
 
+class LoadTestError(HubdeployError):
+    """A load test could not run, or its requests failed beyond the allowed error rate."""
+
+
 class AuthError(HubdeployError):
     """No way to authenticate to an env's API (missing token URL, client secret, API key, credentials)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -24,12 +25,15 @@ class FakeApi:
     broken: bool = False  # answer 502 like an API whose model is down
     cold_calls: int = 0  # answer 503 to this many authorized calls first, like a cold endpoint
     max_texts: int | None = None  # answer 400 too_many_texts above this, like the handler's MAX_TEXTS
+    throttle_every: int = 0  # answer every n-th authorized call 429, like API Gateway over its stage limits
     token_requests: list[dict[str, str]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
 
 def _handler(state: FakeApi) -> type[BaseHTTPRequestHandler]:
+    lock = threading.Lock()
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
@@ -54,10 +58,14 @@ def _handler(state: FakeApi) -> type[BaseHTTPRequestHandler]:
             if self.path != "/dev/sentiment":
                 return self._send(404, {"message": "Not Found"})
             authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}"
-            state.calls.append({"authorized": authorized, "body": body})
+            with lock:  # concurrent clients (load tests): each call gets its own place in the count
+                state.calls.append({"authorized": authorized, "body": body})
+                authorized_calls = sum(c["authorized"] for c in state.calls)
             if not authorized and not state.allow_anonymous:
                 return self._send(401, {"message": "Unauthorized"})
             time.sleep(state.delay)
+            if state.throttle_every and authorized_calls % state.throttle_every == 0:
+                return self._send(429, {"message": "Too Many Requests"})
             if state.cold_calls > 0:
                 state.cold_calls -= 1
                 return self._send(503, {"error": "endpoint is warming up"})

@@ -9,12 +9,16 @@ from typing import Any, Generic, TypeVar
 State = TypeVar("State")
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's 5 would make a burst of load-test users wait SYN retransmits
+
+
 class LoopbackServer(Generic[State]):
     """Serve `handler` on loopback; entering yields `state`, whose `url` is set to the bound address."""
 
     def __init__(self, state: State, handler: type[BaseHTTPRequestHandler]) -> None:
         self.state = state
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = _Server(("127.0.0.1", 0), handler)
         host, port = self.server.server_address[:2]
         state_any: Any = state
         state_any.url = f"http://{host}:{port}"

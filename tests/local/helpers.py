@@ -35,6 +35,7 @@ class Deployer:
 
     endpoint_name: str = "local-test"
     version: int = 0
+    last_url: str = ""  # the ModelDataUrl of the last deploy
 
     def upload(self, data: bytes, *, key: str | None = None) -> tuple[str, str]:
         s3 = boto3.client("s3")
@@ -47,6 +48,7 @@ class Deployer:
     def deploy(self, data: bytes, *, tag_sha: str | None = None, environment: dict[str, str] | None = None) -> str:
         """Upload, create model + config, create or update the endpoint; return the recorded sha256."""
         url, sha = self.upload(data)
+        self.last_url = url
         sm = boto3.client("sagemaker")
         self.version += 1
         model, config = f"model-{self.version}", f"config-{self.version}"

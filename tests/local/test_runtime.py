@@ -4,6 +4,8 @@ served through the real Hugging Face toolkit with the repo's model/code/inferenc
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -73,6 +75,24 @@ def test_unknown_endpoint_is_a_validation_error(runtime) -> None:
     assert "Endpoint no-such-endpoint of account 123456789012 not found." in str(err.value)
 
 
+def answered_by(endpoint: str, sha: str, *, within: float = 60.0) -> list[str]:
+    """Invoke until `sha` answers (or `within` seconds pass); every artifact that answered, in order."""
+    seen: list[str] = []
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        headers, answer = invoke(endpoint, {"inputs": "Profit rose."})
+        assert answer[0]["label"] in LABELS
+        seen.append(headers["x-hubdeploy-artifact-sha256"])
+        if seen[-1] == sha:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"{sha[:12]} never answered within {within} s; answers came from {set(seen)}")
+
+
+def runtime_status(runtime) -> dict:
+    return json.loads(urllib.request.urlopen(runtime.url + "/local/status").read())
+
+
 @pytest.mark.emulator
 def test_redeploy_serves_the_new_artifact(runtime, deployer: Deployer, tiny_tar: bytes, tiny_tar_v2: bytes) -> None:
     # given v1 served
@@ -81,11 +101,71 @@ def test_redeploy_serves_the_new_artifact(runtime, deployer: Deployer, tiny_tar:
     assert headers["x-hubdeploy-artifact-sha256"] == first
     # when a new model + config is applied and the endpoint updated in place
     second = deployer.deploy(tiny_tar_v2)
-    headers, answer = invoke(deployer.endpoint_name, {"inputs": "Profit rose."})
-    # then the next call is answered by the new artifact
-    assert second != first
-    assert headers["x-hubdeploy-artifact-sha256"] == second
-    assert answer[0]["label"] in LABELS
+    # then calls are answered by v1 until v2 is loaded, then by v2 only
+    seen = answered_by(deployer.endpoint_name, second)
+    assert second != first and set(seen) <= {first, second}
+    assert [invoke(deployer.endpoint_name, {"inputs": "x"})[0]["x-hubdeploy-artifact-sha256"] for _ in range(3)] == [
+        second
+    ] * 3
+    assert runtime_status(runtime)["answered"][deployer.endpoint_name][second] >= 4
+
+
+@pytest.mark.emulator
+def test_requests_during_a_slow_load_are_answered_by_the_old_model(
+    runtime, deployer: Deployer, tiny_tar: bytes, tiny_tar_v2: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hubdeploy.local.runtime as runtime_module
+
+    first = deployer.deploy(tiny_tar)
+    assert invoke(deployer.endpoint_name, {"inputs": "Profit rose."})[0]["x-hubdeploy-artifact-sha256"] == first
+    # given loading the next model takes until the test releases it
+    release, started = threading.Event(), threading.Event()
+    real = runtime_module.ToolkitModel
+
+    def slow_model(*args, **kwargs):
+        started.set()
+        assert release.wait(60), "the test never released the load"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runtime_module, "ToolkitModel", slow_model)
+    # when v2 is deployed while requests keep coming
+    second = deployer.deploy(tiny_tar_v2)
+    during = []
+    for _ in range(6):
+        started_at = time.monotonic()
+        during.append(invoke(deployer.endpoint_name, {"inputs": "Profit rose."})[0]["x-hubdeploy-artifact-sha256"])
+        assert time.monotonic() - started_at < 5, "a request waited for the load"
+    assert started.wait(10), "the new model was never loaded"
+    # then every request during the load was answered at once by v1, and the status says v2 is loading
+    assert during == [first] * 6
+    assert runtime_status(runtime)["loading"] == {deployer.endpoint_name: deployer.last_url}
+    # and once loaded, v2 answers
+    release.set()
+    answered_by(deployer.endpoint_name, second)
+    assert runtime_status(runtime)["loading"] == {}
+
+
+@pytest.mark.emulator
+def test_a_new_model_that_fails_to_load_leaves_the_old_one_serving(
+    runtime, deployer: Deployer, tiny_tar: bytes, tiny_model_dir: Path, broken_code_dir: Path
+) -> None:
+    first = deployer.deploy(tiny_tar)
+    assert invoke(deployer.endpoint_name, {"inputs": "x"})[0]["x-hubdeploy-artifact-sha256"] == first
+    # when the endpoint is updated to a model whose code cannot load
+    deployer.deploy(tar_model(tiny_model_dir, code_dir=broken_code_dir))
+    deadline = time.monotonic() + 60
+    while not runtime_status(runtime)["failed"] and time.monotonic() < deadline:
+        assert invoke(deployer.endpoint_name, {"inputs": "x"})[0]["x-hubdeploy-artifact-sha256"] == first
+        time.sleep(0.1)
+    # then the old model keeps answering (as SageMaker keeps a failed update's endpoint InService on its old
+    # config), the status says why the new one is not served, and a refresh reports the failure
+    assert "weights do not match the config" in runtime_status(runtime)["failed"][deployer.endpoint_name]
+    assert invoke(deployer.endpoint_name, {"inputs": "x"})[0]["x-hubdeploy-artifact-sha256"] == first
+    refresh = urllib.request.Request(runtime.url + "/local/refresh", data=b"", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(refresh)
+    assert err.value.code == 424 and "model failed to load" in err.value.read().decode()
+    assert runtime_status(runtime)["endpoints"][deployer.endpoint_name]["artifact_sha256"] == first
 
 
 @pytest.mark.emulator

@@ -8,14 +8,12 @@ answers, latency, that anonymous calls are refused, and that the endpoint serves
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.errors import SmokeError
 from hubdeploy.gitops import auth, smoke
-from hubdeploy.infra.envroot import read_outputs
-from hubdeploy.settings import SMOKE_API_URL_VAR, Settings
+from hubdeploy.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,9 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    target = smoke.target_from_outputs(args.env, read_outputs(settings, args.env, args.outputs_json))
-    if settings.smoke_api_url:  # the same API behind a custom domain or a proxy (HUBDEPLOY_SMOKE_API_URL)
-        target = dataclasses.replace(target, api_url=auth.check_url(settings.smoke_api_url, SMOKE_API_URL_VAR))
+    target = smoke.deployed_target(settings, args.env, args.outputs_json)
     golden, labels = smoke.load_golden(args.golden)
     sagemaker = None
     if not args.skip_endpoint_check:

@@ -7,6 +7,7 @@ Authentication (one function per `auth.mode` of the env root's `auth` output) li
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import statistics
@@ -22,6 +23,7 @@ from typing import Any
 
 from hubdeploy.errors import SmokeError, UsageError
 from hubdeploy.gitops.auth import ApiAccess, Authorizer, check_url
+from hubdeploy.settings import SMOKE_API_URL_VAR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,17 @@ def target_from_outputs(env: str, outputs: Mapping[str, Any]) -> SmokeTarget:
         client_secret=str(secret) if secret else None,
         max_texts=int(max_texts) if max_texts else None,
     )
+
+
+def deployed_target(settings: Settings, env: str, outputs_json: Path | None = None) -> SmokeTarget:
+    """The env's API as clients reach it: its terraform outputs (or saved ones), at HUBDEPLOY_SMOKE_API_URL when
+    set (the same API behind a custom domain or a proxy). `smoke` and `loadtest` call the same target."""
+    from hubdeploy.infra.envroot import read_outputs
+
+    target = target_from_outputs(env, read_outputs(settings, env, outputs_json))
+    if settings.smoke_api_url:
+        target = dataclasses.replace(target, api_url=check_url(settings.smoke_api_url, SMOKE_API_URL_VAR))
+    return target
 
 
 # -- checks --------------------------------------------------------------------------------------

@@ -42,13 +42,20 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.send(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
+class LoopbackServer(ThreadingHTTPServer):
+    """socketserver's listen backlog is 5: a burst of clients (a load test's users connecting at once) would
+    overflow it and wait a SYN retransmit (1 s, then 3 s) for no reason a real API Gateway has."""
+
+    request_queue_size = 128
+
+
 class BackgroundServer:
     """A ThreadingHTTPServer on 127.0.0.1 served from a daemon thread."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], *, port: int = 0, part: str) -> None:
         self.part = part
         try:
-            self.httpd = ThreadingHTTPServer((LOOPBACK, port), handler)
+            self.httpd = LoopbackServer((LOOPBACK, port), handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise LocalStackError(

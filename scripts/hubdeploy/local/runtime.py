@@ -6,11 +6,13 @@ Routes:
   (424, with OriginalStatusCode/OriginalMessage), ValidationError (400, endpoint not found / not in
   service), ServiceUnavailable (503, control plane unreachable), InternalFailure (500).
 - `GET /ping`, `POST /invocations`: the container contract for the default endpoint (raw model status).
-- `GET /local/status`, `POST /local/refresh[?endpoint=NAME]`: what is served (digest, model data URL),
-  and "resolve and load now", for `hubdeploy local` and tests.
+- `GET /local/status`, `POST /local/refresh[?endpoint=NAME]`: what is served (digest, model data URL, what is
+  loading, 200 answers per artifact), and "resolve and load now", for `hubdeploy local` and tests.
 
 Each call resolves endpoint -> config -> model -> ModelDataUrl (cached for `resolve_ttl` seconds); when
-the deployed artifact changes, the new one is downloaded, verified, loaded, and swapped in.
+the deployed artifact changes, the new one is downloaded, verified and loaded in the background while the old
+one keeps answering, then swapped in (a new artifact that fails to load leaves the old one serving), as
+SageMaker's in-place UpdateEndpoint does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,20 +104,29 @@ class LocalRuntime:
         self._checked: dict[str, float] = {}
         self._failed: dict[str, tuple[str, RuntimeFault]] = {}  # endpoint -> (artifact url+digest, fault)
         self._load_lock = threading.Lock()
+        self._resolving = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._loading: dict[str, str] = {}  # endpoint -> model data URL being loaded in the background
+        self._answered: dict[str, Counter[str]] = {}  # endpoint -> artifact sha256 -> 200 answers
         self._server: BackgroundServer | None = None
 
     # --- serving -----------------------------------------------------------------------------------
     def ensure(self, endpoint_name: str, *, force: bool = False) -> Served:
-        """The model serving `endpoint_name` now, (re)loading it if the deployment changed.
+        """The model serving `endpoint_name` now; a changed deployment is loaded without blocking callers.
+
+        As an in-place UpdateEndpoint, a new artifact is loaded beside the served one and swapped in once it is
+        loaded; until then (and for good when it fails to load) the old model keeps answering. Only with nothing
+        served yet, or with `force` (`/local/refresh`: "load it now"), does the caller wait for the load.
 
         Raises:
             RuntimeFault: SageMaker's error for the situation (not found, artifact corrupt, load failed).
         """
-        now = time.monotonic()
         served = self._served.get(endpoint_name)
-        if served and not force and now - self._checked.get(endpoint_name, 0.0) < self.resolve_ttl:
-            return served
-        with self._load_lock:
+        if served is not None and not force:
+            if time.monotonic() - self._checked.get(endpoint_name, 0.0) < self.resolve_ttl:
+                return served
+            return self._recheck(endpoint_name, served)
+        with self._load_lock:  # one load at a time; a forced refresh waits for a background load in flight
             served = self._served.get(endpoint_name)
             deployment = self._resolve(endpoint_name)
             if served and served.deployment.model_data_url == deployment.model_data_url:
@@ -126,11 +138,66 @@ class LocalRuntime:
             self._checked[endpoint_name] = time.monotonic()
             return served
 
+    def _recheck(self, endpoint_name: str, served: Served) -> Served:
+        """Resolve again (one caller at a time; the others answer with `served`); start loading a new artifact."""
+        if not self._resolving.acquire(blocking=False):
+            return served
+        try:
+            try:
+                deployment = self._resolve(endpoint_name)
+            except RuntimeFault as fault:
+                if fault.code == "InternalFailure":
+                    return served  # read mid-update (the config or model just replaced): keep serving, retry
+                raise
+            self._checked[endpoint_name] = time.monotonic()
+            if deployment.model_data_url == served.deployment.model_data_url:
+                served.deployment = deployment
+            else:
+                self._load_in_background(deployment)
+            return served
+        finally:
+            self._resolving.release()
+
+    def _load_in_background(self, deployment: Deployment) -> None:
+        name, url = deployment.endpoint_name, deployment.model_data_url
+        failed = self._failed.get(name)
+        with self._count_lock:
+            if self._loading.get(name) == url or (failed and failed[0].startswith(f"{url}@")):
+                return  # already loading it, or it failed to load: the old model keeps serving
+            self._loading[name] = url
+        threading.Thread(target=self._swap_in, args=(deployment,), name=f"load {name}", daemon=True).start()
+
+    def _swap_in(self, deployment: Deployment) -> None:
+        """Load `deployment`'s model, then let it answer; a failed load leaves the old model serving.
+
+        SageMaker does the same: an UpdateEndpoint that fails leaves the endpoint InService on its previous
+        configuration, with FailureReason set (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+        API_EndpointMetadata.html); until the new instances are ready the old ones keep serving
+        (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html: no availability loss).
+        """
+        name = deployment.endpoint_name
+        try:
+            with self._load_lock:
+                current = self._served.get(name)
+                if current and current.deployment.model_data_url == deployment.model_data_url:
+                    return  # a forced refresh loaded it meanwhile
+                try:
+                    loaded = self._load(deployment, force=False)
+                except RuntimeFault as fault:
+                    log.warning("runtime: endpoint %s keeps serving its previous model: %s", name, fault.message)
+                    return
+                self._served[name] = loaded
+                log.info("runtime: endpoint %s switched to %s", name, deployment.model_data_url)
+        finally:
+            with self._count_lock:
+                self._loading.pop(name, None)
+
     def _resolve(self, endpoint_name: str) -> Deployment:
         try:
             return resolve_deployment(self.sagemaker, endpoint_name, account_id=self.account_id)
         except DeploymentFault as exc:
-            self._served.pop(endpoint_name, None)
+            if exc.status == 400:  # the endpoint is gone or not in service: nothing answers for it any more
+                self._served.pop(endpoint_name, None)
             raise RuntimeFault(exc.code, exc.status, exc.message) from None
         except Exception as exc:  # the emulator is down or answers garbage
             raise RuntimeFault(
@@ -176,13 +243,21 @@ class LocalRuntime:
         answer = served.model.invoke(body, content_type=content_type, accept=accept)
         if answer.status != 200:
             raise model_error(endpoint_name, self.region, self.account_id, answer.status, answer.message)
+        with self._count_lock:
+            self._answered.setdefault(endpoint_name, Counter())[served.sha256] += 1
         return served, answer
 
     def status(self) -> dict[str, Any]:
+        """What is served; `loading`: a new artifact being loaded beside it; `answered`: 200s per artifact."""
+        with self._count_lock:
+            answered = {name: dict(counts) for name, counts in self._answered.items()}
+            loading = dict(self._loading)
         return {
             "default_endpoint": self.default_endpoint,
-            "endpoints": {name: s.describe() for name, s in self._served.items()},
+            "endpoints": {name: s.describe() for name, s in list(self._served.items())},
             "failed": {name: f[1].message for name, f in self._failed.items()},
+            "loading": loading,
+            "answered": answered,
         }
 
     # --- HTTP --------------------------------------------------------------------------------------

@@ -25,10 +25,9 @@ from hubdeploy.fsutil import atomic_write_json
 from hubdeploy.infra.emulator.process import emulated_settings
 from hubdeploy.local import services
 from hubdeploy.local.access import client_headers, client_settings, curl_command, local_access
-from hubdeploy.local.daemon import DaemonConfig
 from hubdeploy.local.layout import Paths
 from hubdeploy.local.modelsource import ModelSource, choose_model_source, print_standin_banner
-from hubdeploy.local.processes import free_port_of, http_json, locked, read_json
+from hubdeploy.local.processes import http_json, locked
 from hubdeploy.local.status import status_of
 from hubdeploy.settings import Settings
 
@@ -42,6 +41,8 @@ SAMPLES: tuple[tuple[str, str], ...] = (
     ("The annual general meeting will be held on Tuesday.", "Neutral"),
 )
 Out = Callable[[str], None]
+# terraform/root's SageMaker module: an apply that changes only its resources (a pin change) leaves the API alone
+ENDPOINT_MODULE = "module.endpoint."
 
 
 class Progress:
@@ -155,9 +156,10 @@ def _up(settings: Settings, paths: Paths, *, env: str, ports: Ports, samples: bo
         for item in (published.model, published.lambda_zip):
             what = "uploaded" if item.bytes_uploaded else "already published, nothing uploaded"
             out(f"      {item.url} ({what})")
-    deployed = _plan_and_apply(local, paths, env, state_bucket=boot.state.name, progress=progress, out=out)
+    deployed, changed = _plan_and_apply(local, paths, env, state_bucket=boot.state.name, progress=progress, out=out)
     with progress.step("serve: local SageMaker runtime + API Gateway (background daemon)"):
-        daemon, served = _serve(local, paths, deployed, published, ports=ports, out=out)
+        endpoint_only = all(address.startswith(ENDPOINT_MODULE) for address in changed)
+        daemon, served = _serve(local, paths, deployed, published, ports=ports, endpoint_only=endpoint_only, out=out)
     state = {
         "env": env,
         "api_url": daemon["api_url"],
@@ -208,7 +210,8 @@ def _use_model(
 
 def _plan_and_apply(
     local: Settings, paths: Paths, env: str, *, state_bucket: str, progress: Progress, out: Out
-) -> Deployed:
+) -> tuple[Deployed, set[str]]:
+    """Plan and apply the env root; what was deployed, and the addresses of the resources the plan changed."""
     from hubdeploy.infra import accountroot, envroot
 
     assert local.aws_endpoint_url is not None
@@ -232,8 +235,9 @@ def _plan_and_apply(
         )
         envroot.init(root, state_bucket=state_bucket, region=local.aws_region)
         plan = envroot.plan(root)
+        plan_doc = envroot.show_json(root, plan.path)
         out("      --- the plan summary the PR comment would show ---")
-        for line in plan_summary_text(envroot.show_json(root, plan.path)).splitlines():
+        for line in plan_summary_text(plan_doc).splitlines():
             out(f"      {line}")
     with progress.step("terraform apply"):
         if plan.has_changes:
@@ -245,33 +249,39 @@ def _plan_and_apply(
             f"      endpoint {deployed.endpoint_name}, API {deployed.api_url} "
             f"(auth: {deployed.auth.get('mode', 'none')})"
         )
-    return deployed
+    return deployed, set(envroot.resource_changes(plan_doc))
 
 
 def _serve(
-    local: Settings, paths: Paths, deployed: Deployed, published: Any, *, ports: Ports, out: Out
+    local: Settings,
+    paths: Paths,
+    deployed: Deployed,
+    published: Any,
+    *,
+    ports: Ports,
+    endpoint_only: bool,
+    out: Out,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(Re)start the daemon for what was deployed; wait until it serves the artifact just published."""
+    """Keep or (re)start the daemon for what was deployed; wait until it serves the artifact just published.
+
+    When the apply changed nothing but the SageMaker endpoint's resources (a pin change: new model and config, the
+    endpoint updated in place) the running servers stay: the runtime loads the new model beside the old one and
+    switches once it is loaded, so clients see no gap, as with SageMaker's in-place update.
+    """
     assert local.aws_endpoint_url is not None
-    previous = read_json(paths.daemon) or {}
-    if services.stop_daemon(paths):
-        out("      stopped the servers of the previous `up`")
-    # Keep the URLs of the previous `up` (a curl command from before keeps working) unless told otherwise.
-    config = DaemonConfig(
-        state_dir=str(paths.root),
-        ready_file=str(paths.daemon_ready),
+    wanted = services.daemon_config(
+        paths,
         aws_endpoint_url=local.aws_endpoint_url,
         region=local.aws_region,
-        endpoint_name=deployed.endpoint_name,
-        api_url=deployed.api_url,
-        lambda_bucket=published.artifacts.artifact_bucket,
-        lambda_key=published.artifacts.lambda_s3_key,
-        auth_mode=str(deployed.auth.get("mode", "none")),
-        client_ids=tuple([deployed.auth["client_id"]] if deployed.auth.get("client_id") else []),
-        runtime_port=ports.runtime or free_port_of(previous.get("runtime_url")),
-        api_port=ports.api or free_port_of(previous.get("api_url")),
+        outputs=deployed.outputs,
+        lambda_object=(published.artifacts.artifact_bucket, published.artifacts.lambda_s3_key),
+        ports=(ports.runtime, ports.api),
     )
-    daemon = services.start_daemon(paths, config, local)
+    daemon = services.running_daemon(paths, wanted) if endpoint_only else None
+    if daemon:
+        out("      the servers of the previous `up` keep serving; the runtime switches to the new model once loaded")
+    else:
+        daemon = services.restart_daemon(paths, wanted, local, out=out)
     out(f"      runtime {daemon['runtime_url']}, API {daemon['api_url']}; loading the deployed model ...")
     status, served = http_json("POST", daemon["runtime_url"] + "/local/refresh", timeout=600)
     if status != 200:
