@@ -45,6 +45,11 @@ class Recipe:
     # Train only the head on the body's features, computed once (the body keeps its seeded random weights): what
     # trains BERT-base in seconds; a few full epochs from random weights left it at chance (measured: 33%).
     head_only: bool | None = None
+    # Stop early once every label gets at least this share of its training sentences right (checked every
+    # CHECK_EVERY epochs); `epochs` is then the cap. How many epochs a small BERT needs before it tells Positive
+    # from Negative depends on the seed and on the CPU's float kernels: at 40 fixed epochs a seed that learnt both
+    # on one machine stayed at chance between them on another (AVX-512), so the stand-in trains until it has.
+    until_label_accuracy: float | None = None
 
     def key(self, data_digest: str) -> str:
         # fields left unset (None) stay out of the key, so recipes written before a field existed keep theirs
@@ -102,6 +107,9 @@ def read_sentences(path: Path, *, labels: Sequence[str] | None = LABELS) -> list
     return sentences
 
 
+CHECK_EVERY = 10  # epochs between two checks of `Recipe.until_label_accuracy`
+
+
 def data_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -142,22 +150,17 @@ def train(
         model.train()
         if recipe.head_only:
             _train_head(model, encoded, targets, recipe, optimizer, order)
-        for _epoch in range(0 if recipe.head_only else recipe.epochs):
-            for batch in torch.randperm(len(used), generator=order).split(recipe.batch_size):
-                mask = encoded["attention_mask"][batch]
-                width = int(mask.sum(dim=1).max())  # trim the batch to its longest sentence: less work, same result
-                loss = model(
-                    input_ids=encoded["input_ids"][batch, :width],
-                    attention_mask=mask[:, :width],
-                    token_type_ids=encoded["token_type_ids"][batch, :width],
-                    labels=targets[batch],
-                ).loss
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            predicted = model(**encoded).logits.argmax(dim=-1)
+        epochs_run = recipe.epochs if recipe.head_only else 0
+        while epochs_run < (0 if recipe.head_only else recipe.epochs):
+            _train_epoch(model, encoded, targets, recipe, optimizer, order)
+            epochs_run += 1
+            if recipe.until_label_accuracy is not None and epochs_run % CHECK_EVERY == 0:
+                if min(_label_accuracy(_predict(model, encoded), targets, label_ids).values()) >= (
+                    recipe.until_label_accuracy
+                ):
+                    break
+                model.train()
+        predicted = _predict(model, encoded)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
@@ -165,8 +168,47 @@ def train(
         "recipe": asdict(recipe),
         "sentences": len(used),
         "train_accuracy": round(float((predicted == targets).float().mean()), 4),
+        "label_accuracy": _label_accuracy(predicted, targets, label_ids),
+        "epochs_run": epochs_run,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _train_epoch(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimizer: Any, order: Any) -> None:
+    """One pass over the sentences in the seeded order, `batch_size` at a time."""
+    import torch
+
+    for batch in torch.randperm(len(targets), generator=order).split(recipe.batch_size):
+        mask = encoded["attention_mask"][batch]
+        width = int(mask.sum(dim=1).max())  # trim the batch to its longest sentence: less work, same result
+        loss = model(
+            input_ids=encoded["input_ids"][batch, :width],
+            attention_mask=mask[:, :width],
+            token_type_ids=encoded["token_type_ids"][batch, :width],
+            labels=targets[batch],
+        ).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def _predict(model: Any, encoded: Any) -> Any:
+    """The label ids the model gives the sentences, in eval mode (no dropout: draws nothing from the seeded RNG)."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return model(**encoded).logits.argmax(dim=-1)
+
+
+def _label_accuracy(predicted: Any, targets: Any, label_ids: dict[str, int]) -> dict[str, float]:
+    """Per label, the share of its training sentences labelled right."""
+    shares: dict[str, float] = {}
+    for label, label_id in label_ids.items():
+        mine = targets == label_id
+        if bool(mine.any()):
+            shares[label] = round(float((predicted[mine] == label_id).float().mean()), 4)
+    return shares
 
 
 HEAD_PREFIXES = ("classifier.", "bert.pooler.")
