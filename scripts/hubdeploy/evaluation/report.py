@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hubdeploy.evaluation import metrics
-from hubdeploy.gates import GATES_FILE, GateResult, Int8Agreement
+from hubdeploy.gates import GATES_FILE, SLACK, GateResult, Int8Agreement
 from hubdeploy.log import human_bytes
 
 if TYPE_CHECKING:
@@ -292,10 +292,12 @@ def _int8(doc: dict[str, Any]) -> list[str]:
         return []
     env, setting = _text(doc.get("env")), _text(int8.get("setting"))
     where = f'`precision = "{_text(int8.get("precision"))}"` in `{setting}`'
-    if int8.get("agreement") is None:
+    agreement, limit = int8.get("agreement"), int8.get("min_agreement")
+    shown_limit = f"{limit:g}" if isinstance(limit, int | float) else "-"
+    if not isinstance(agreement, int | float):
         measured = f"**int8:** did not run ({_text(int8.get('error') or 'not measured')})"
     else:
-        same, total, agreement = int8.get("same"), int8.get("total"), int8.get("agreement")
+        same, total = int8.get("same"), int8.get("total")
         measured = (
             f"**int8 vs fp32** (head, same artifact): same label on {same} of {total} sentences ({agreement:.3f})"
         )
@@ -308,14 +310,12 @@ def _int8(doc: dict[str, Any]) -> list[str]:
         fp32 = ((doc.get("head") or {}).get("latency_ms") or {}).get("p50")
         if "p50" in latency and isinstance(fp32, int | float):
             measured += f" · latency p50 {latency['p50']:.1f} ms (fp32 {fp32:.1f} ms)"
-    limit = int8.get("min_agreement")
     if int8.get("gated"):
-        return [f"{measured}. {env} runs int8 ({where}): gated by `min_int8_agreement` {limit:g} (Gates)."]
-    agreement = int8.get("agreement")
+        return [f"{measured}. {env} runs int8 ({where}): gated by `min_int8_agreement` {shown_limit} (Gates)."]
     would = (
         ""
         if not isinstance(agreement, int | float) or not isinstance(limit, int | float)
-        else f"; at `min_int8_agreement` {limit:g} int8 would {'pass' if agreement >= limit - 1e-9 else 'fail'}"
+        else f"; at `min_int8_agreement` {shown_limit} int8 would {'pass' if agreement >= limit - SLACK else 'fail'}"
     )
     return [f"{measured}. {env} runs fp32 ({where}): informative, not gated{would}."]
 

@@ -164,11 +164,6 @@ def compare(
     ):
         reason = f"no model or serving code change for {env}"
     log.info(
-        "evaluate %s: base %s (%s) serves %s; head serves %s",
-        env,
-        base_ref,
-        commit[:12],
-        _shown(base),
-        _shown(head),
+        "evaluate %s: base %s (%s) serves %s; head serves %s", env, base_ref, commit[:12], _shown(base), _shown(head)
     )
     return Comparison(env=env, base=base, head=head, skip_reason=reason)
