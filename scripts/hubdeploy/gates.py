@@ -8,11 +8,14 @@ parsed and checked here:
     min_accuracy = 0.75        # head's accuracy on evaluation/sentences.jsonl, 0..1
     max_accuracy_drop = 0.02   # how far head's accuracy may fall below base's, 0..1
     max_flips = 20             # most sentences whose label may change, an integer >= 0
+    min_int8_agreement = 0.99  # an env with precision = "int8": share of sentences int8 labels as fp32 does, 0..1
 
 A licence is checked against the facts `hubdeploy pin` recorded for the pinned revision (`artifacts.facts`):
 a pin without recorded facts, or a model card that declares no licence, is not allowed where a list is set.
 The evaluation gates are checked by `hubdeploy evaluate` against the numbers it measured
 (`hubdeploy.evaluation`): base is what the env has deployed, head the PR's pin and serving code.
+`min_int8_agreement` applies only to an env whose terraform.tfvars sets `precision = "int8"`, and there it
+applies even when left out (DEFAULT_MIN_INT8_AGREEMENT): int8 is on only where it is shown to agree with fp32.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ KNOWN_KEYS: dict[str, str] = {
     "min_accuracy": "lowest accuracy allowed on the evaluation set, a number from 0 to 1, e.g. 0.75",
     "max_accuracy_drop": "how far accuracy may fall below the deployed model's, a number from 0 to 1, e.g. 0.02",
     "max_flips": "most evaluation sentences whose label may change, an integer >= 0, e.g. 20",
+    "min_int8_agreement": 'for an env with precision = "int8": lowest share of evaluation sentences int8 must '
+    "label as fp32 does, a number from 0 to 1 (default 0.99)",
 }
+DEFAULT_MIN_INT8_AGREEMENT = 0.99
 # Accuracies are ratios of counts: compare with a little slack so 0.9 - 0.85 does not exceed a limit of 0.05.
 SLACK = 1e-9
 
@@ -49,12 +55,19 @@ class EnvGates:
     min_accuracy: float | None = None
     max_accuracy_drop: float | None = None
     max_flips: int | None = None
+    min_int8_agreement: float | None = None  # None: DEFAULT_MIN_INT8_AGREEMENT for an int8 env
 
     @property
     def evaluation_gates(self) -> dict[str, float | int]:
         """The evaluation gates that are set, by name."""
         named = {"min_accuracy": self.min_accuracy, "max_accuracy_drop": self.max_accuracy_drop}
-        return {k: v for k, v in {**named, "max_flips": self.max_flips}.items() if v is not None}
+        named |= {"max_flips": self.max_flips, "min_int8_agreement": self.min_int8_agreement}
+        return {k: v for k, v in named.items() if v is not None}
+
+    @property
+    def int8_agreement_limit(self) -> float:
+        """What an int8 env's int8 answers must agree with fp32's on: the key's value, else the default."""
+        return DEFAULT_MIN_INT8_AGREEMENT if self.min_int8_agreement is None else self.min_int8_agreement
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,11 @@ def parse(path: Path, text: str) -> ModelGates:
                 else None
             ),
             max_flips=_count(path, env, "max_flips", table["max_flips"]) if "max_flips" in table else None,
+            min_int8_agreement=(
+                _fraction(path, env, "min_int8_agreement", table["min_int8_agreement"])
+                if "min_int8_agreement" in table
+                else None
+            ),
             unlicensed_accepted=accepted,
         )
     return ModelGates(path=path, envs=envs)
@@ -265,6 +283,42 @@ def check_evaluation(
             )
             results.append(GateResult("max_flips", most, flips, ok, message))
     return results
+
+
+@dataclass(frozen=True)
+class Int8Agreement:
+    """How the head model's int8 answers compare with its fp32 ones on the evaluation set."""
+
+    agreement: float | None  # share of sentences with the same label; None when int8 did not run
+    same: int  # sentences labelled the same
+    total: int
+    error: str | None = None  # why int8 did not run
+
+
+def check_int8(gates: EnvGates, *, precision: str, measured: Int8Agreement, setting: str) -> GateResult | None:
+    """The `min_int8_agreement` gate of an env whose `precision` (read from `setting`, the env's terraform.tfvars)
+    is int8; None for an fp32 env, whose agreement is reported but not gated."""
+    if precision != "int8":
+        return None
+    limit = gates.int8_agreement_limit
+    source = f"({GATES_FILE} [{gates.env}])" if gates.min_int8_agreement is not None else "(the default)"
+    stay = f'it must stay fp32: set precision = "fp32" in {setting}'
+    if measured.agreement is None:
+        message = (
+            f"{gates.env}: precision is int8 but the head model did not run in int8 ({measured.error}), so its "
+            f"agreement with fp32 is unknown: {stay}, or fix its code/inference.py"
+        )
+        return GateResult("min_int8_agreement", limit, None, False, message)
+    ok = measured.agreement >= limit - SLACK
+    numbers = f"{measured.same} of {measured.total} sentences ({measured.agreement:.4f})"
+    if ok:
+        message = f"int8 labels {numbers} as fp32 does, at least min_int8_agreement {limit:g} {source}"
+    else:
+        message = (
+            f"{gates.env}: int8 labels only {numbers} as fp32 does, below min_int8_agreement {limit:g} {source}: "
+            f"{stay}, or lower min_int8_agreement in {GATES_FILE} [{gates.env}] in a reviewed PR"
+        )
+    return GateResult("min_int8_agreement", limit, round(measured.agreement, 4), ok, message)
 
 
 def verdict(results: list[GateResult]) -> Verdict:

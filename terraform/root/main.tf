@@ -30,6 +30,7 @@ module "endpoint" {
   image_uri                = var.image_uri
   instance_type            = var.instance_type
   instance_count           = var.instance_count
+  precision                = var.precision
   serverless               = var.serverless
   autoscaling              = var.autoscaling
   blue_green               = var.blue_green

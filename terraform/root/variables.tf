@@ -140,6 +140,13 @@ variable "instance_type" {
   }
 }
 
+variable "precision" {
+  description = "Precision the model runs at: \"fp32\" (default) or \"int8\" (Linear layers quantized to int8 at load: faster on CPU, CPU instance types and serverless only). Set it in `terraform/envs/<env>/terraform.tfvars`: `hubdeploy evaluate` reads the same line and lets an int8 env pass only when int8 agrees with fp32 on min_int8_agreement of the evaluation set (model-gates.toml)."
+  type        = string
+  default     = "fp32"
+  nullable    = false # null means the default, fp32
+}
+
 variable "instance_count" {
   description = "Initial instance count."
   type        = number

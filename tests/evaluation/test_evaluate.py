@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import hubdeploy
+from hubdeploy.artifacts import standin, training
 from hubdeploy.artifacts.standin import install_in_hf_cache
 from hubdeploy.artifacts.training import read_sentences
 from hubdeploy.cli import main
@@ -147,8 +148,13 @@ def test_a_pin_change_is_evaluated_base_model_against_head_model_as_the_endpoint
     ]
     code = hashlib.sha256((repo / "model" / "code" / "inference.py").read_bytes()).hexdigest()
     assert doc["base"]["code_sha256"] == doc["head"]["code_sha256"] == code
+    # dev runs fp32: int8 is measured and shown, not gated (no min_int8_agreement among the gates above)
+    int8 = doc["int8"]
+    assert (int8["precision"], int8["gated"], int8["total"], int8["error"]) == ("fp32", False, 210, None)
+    assert int8["agreement"] == round(int8["same"] / 210, 4) and int8["differ"]["count"] == 210 - int8["same"]
     out = capsys.readouterr().out
     assert out.startswith("#### Evaluation ✅ pass")
+    assert 'dev runs fp32 (`precision = "fp32"` in `terraform/envs/dev/terraform.tfvars`): informative' in out
     assert f"**Label flips:** {len(flipped)} of 210 sentences" in out
     # the artifact measured is the one `hubdeploy build` makes of the PR (byte-reproducible: the same size)
     assert main(["build", "--env", "dev", "--out", str(tmp_path / "built")]) == 0
@@ -263,3 +269,136 @@ def test_the_base_is_the_pull_requests_base_commit_else_main_and_an_unknown_ref_
     assert f"base ref '{'f' * 40}' is not a commit in this clone" in err and "git fetch origin" in err
     assert main(["evaluate", "--env", "dev", "--batch-size", "0"]) == 1
     assert "--batch-size 0 must be at least 1" in capsys.readouterr().err
+
+
+# int8 on a model whose answers mean something: the random tiny model's near-uniform scores make its top label a
+# coin toss between ties (tests/model/test_precision.py, same recipe: top score ~0.6 on average).
+TRAINED = training.Recipe(seed=3, epochs=10)
+# Appended to the head's inference.py: the same answers in fp32, all Negative when loaded in int8.
+NEGATIVE_IN_INT8 = textwrap.dedent(
+    """
+    import os as _os
+
+    _fp32_predict_fn = predict_fn
+
+
+    def predict_fn(data, model):
+        answers = _fp32_predict_fn(data, model)
+        if _os.environ.get("HUBDEPLOY_PRECISION") != "int8":
+            return answers
+        scores = [{"label": "Negative", "score": 1.0}, {"label": "Neutral", "score": 0.0},
+                  {"label": "Positive", "score": 0.0}]
+        return [{"label": "Negative", "score": 1.0, "scores": scores} for _ in answers]
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder, _ = standin.trained_model(tmp_path_factory.mktemp("trained"), TRAINED)
+    return folder
+
+
+@pytest.fixture
+def trained_clone(repo: Path, hf_cache: tuple[Path, str], trained_dir: Path) -> Path:
+    """A git clone (branch main) with dev pinned, in fp32, to the trained stand-in, gated on nothing but int8."""
+    cache, _ = hf_cache
+    revision = install_in_hf_cache(trained_dir, cache, DEFAULT_HUB_MODEL_ID, refs=())
+    write_pin(repo, "dev", ModelPin(DEFAULT_HUB_MODEL_ID, revision))
+    (repo / "model-gates.toml").write_text("[dev]\n")  # the default min_int8_agreement only
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "dev pinned to the trained stand-in")
+    return repo
+
+
+def select_int8(repo: Path) -> None:
+    values = repo / "terraform" / "envs" / "dev" / "terraform.tfvars"
+    text = values.read_text()
+    assert 'precision = "fp32"' in text
+    values.write_text(text.replace('precision = "fp32"', 'precision = "int8"'))
+
+
+def by_request(inference: ModuleType, model_dir: Path, texts: list[str], precision: str) -> list[dict[str, float]]:
+    """The committed inference.py's probabilities in `precision`, request by request as evaluate sends them (16
+    texts: int8's activation scales are computed per batch, so the batches must be the same)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HUBDEPLOY_PRECISION", precision)
+        classifier = inference.model_fn(str(model_dir))
+    rows = []
+    for start in range(0, len(texts), 16):
+        rows += inference.classify(classifier, texts[start : start + 16]).tolist()
+    return [dict(zip(classifier.labels, row, strict=True)) for row in rows]
+
+
+@pytest.mark.model
+def test_a_pr_that_turns_int8_on_is_evaluated_and_passes_where_int8_agrees_with_fp32(
+    trained_clone: Path,
+    trained_dir: Path,
+    committed_inference: ModuleType,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = trained_clone
+    texts = [s.text for s in read_sentences(repo / SENTENCES)]
+    fp32 = by_request(committed_inference, trained_dir, texts, "fp32")
+    int8 = by_request(committed_inference, trained_dir, texts, "int8")
+    same = sum(top(a) == top(b) for a, b in zip(fp32, int8, strict=True))
+    differences = [max(abs(a[k] - b[k]) for k in a) for a, b in zip(fp32, int8, strict=True)]
+    assert same >= 0.99 * 210 and max(differences) > 0, "int8 really ran, and agrees (tests/model/test_precision.py)"
+
+    select_int8(repo)  # the PR changes nothing but dev's precision
+    outputs = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    assert main(["evaluate", "--needed"]) == 0
+    assert step_outputs(outputs) == {"needed": "true"}, "a precision change is evaluated like a model change"
+    assert main(["evaluate", "--env", "dev"]) == 0
+
+    doc = evaluation_json(repo)
+    assert doc["verdict"] == "pass"
+    entry = doc["int8"]
+    assert (entry["precision"], entry["gated"], entry["min_agreement"]) == ("int8", True, 0.99)
+    assert (entry["same"], entry["total"], entry["agreement"]) == (same, 210, round(same / 210, 4))
+    assert entry["score_difference"]["max"] == pytest.approx(max(differences), abs=1e-4)
+    assert entry["score_difference"]["mean"] == pytest.approx(sum(differences) / 210, abs=1e-4)
+    assert entry["setting"] == "terraform/envs/dev/terraform.tfvars"
+    # the head's own numbers are fp32's, whatever the env runs: the same as the base's (same model, same code)
+    assert doc["head"]["accuracy"] == doc["base"]["accuracy"] and doc["flips"]["count"] == 0
+    (gate,) = doc["gates"]
+    assert (gate["name"], gate["passed"], gate["limit"]) == ("min_int8_agreement", True, 0.99)
+    assert gate["note"].startswith(f"int8 labels {same} of 210 sentences")
+    out = capsys.readouterr().out
+    assert f"same label on {same} of 210 sentences" in out
+    assert 'dev runs int8 (`precision = "int8"` in `terraform/envs/dev/terraform.tfvars`): gated by' in out
+
+
+@pytest.mark.model
+def test_an_int8_env_whose_int8_answers_differ_fails_and_says_it_must_stay_fp32(
+    trained_clone: Path,
+    trained_dir: Path,
+    committed_inference: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo = trained_clone
+    select_int8(repo)
+    script = repo / "model" / "code" / "inference.py"
+    script.write_text(script.read_text() + NEGATIVE_IN_INT8)  # the PR's code answers Negative when in int8
+
+    assert main(["evaluate", "--env", "dev"]) == 1
+
+    texts = [s.text for s in read_sentences(repo / SENTENCES)]
+    negative = sum(top(s) == "Negative" for s in by_request(committed_inference, trained_dir, texts, "fp32"))
+    assert 0 < negative < 200
+    doc = evaluation_json(repo)
+    assert doc["verdict"] == "fail"
+    assert (doc["int8"]["same"], doc["int8"]["differ"]["count"]) == (negative, 210 - negative)
+    message = (
+        f"dev: int8 labels only {negative} of 210 sentences ({negative / 210:.4f}) as fp32 does, below "
+        'min_int8_agreement 0.99 (the default): it must stay fp32: set precision = "fp32" in '
+        "terraform/envs/dev/terraform.tfvars, or lower min_int8_agreement in model-gates.toml [dev] in a reviewed PR"
+    )
+    assert doc["failures"] == [message]
+    assert message in capsys.readouterr().err
+    shown = doc["int8"]["differ"]["shown"][0]
+    assert shown["int8_label"] == "Negative" and shown["fp32_label"] != "Negative"

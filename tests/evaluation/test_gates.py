@@ -35,6 +35,9 @@ def test_the_repos_gates_are_loose_on_dev_and_tighter_on_staging_and_prod(repo_r
         ("[prod]\nmax_flips = 2.5\n", "[prod] max_flips must be an integer >= 0, not 2.5"),
         ("[prod]\nmax_flips = -1\n", "[prod] max_flips must be an integer >= 0, not -1"),
         ("[prod]\nmin_acuracy = 0.8\n", "[prod] has unknown key(s) min_acuracy"),
+        ("[prod]\nmin_int8_agreement = 99\n", "[prod] min_int8_agreement must be a number from 0 to 1, not 99"),
+        ('[prod]\nmin_int8_agreement = "0.99"\n', "[prod] min_int8_agreement must be a number from 0 to 1, not '0.99'"),
+        ("[prod]\nmin_int8_agreement = false\n", "[prod] min_int8_agreement must be a number from 0 to 1, not False"),
     ],
 )
 def test_each_bad_gate_value_is_refused_naming_the_key(text: str, expected: str) -> None:
@@ -81,3 +84,58 @@ def test_without_a_base_only_min_accuracy_applies_and_unset_gates_are_not_checke
     assert results[1].message == "not applicable: nothing deployed at base"
     assert gates.verdict(results) == "pass"
     assert gates.check_evaluation(env_gates("", "dev"), head_accuracy=0.1, base_accuracy=0.9, flips=99) == []
+
+
+SETTING = "terraform/envs/prod/terraform.tfvars"
+
+
+def int8(same: int, total: int = 200) -> gates.Int8Agreement:
+    return gates.Int8Agreement(same / total, same, total)
+
+
+def test_an_int8_env_is_gated_at_099_when_model_gates_sets_nothing() -> None:
+    unset = env_gates("[prod]\nmin_accuracy = 0.7\n")
+    assert unset.min_int8_agreement is None and unset.int8_agreement_limit == gates.DEFAULT_MIN_INT8_AGREEMENT == 0.99
+    # 198 of 200 is exactly 0.99: at the limit passes
+    passed = gates.check_int8(unset, precision="int8", measured=int8(198), setting=SETTING)
+    assert passed is not None
+    assert (passed.name, passed.limit, passed.value, passed.passed) == ("min_int8_agreement", 0.99, 0.99, True)
+    assert passed.message == (
+        "int8 labels 198 of 200 sentences (0.9900) as fp32 does, at least min_int8_agreement 0.99 (the default)"
+    )
+    failed = gates.check_int8(unset, precision="int8", measured=int8(197), setting=SETTING)
+    assert failed is not None and failed.passed is False and failed.value == 0.985
+    assert failed.message == (
+        "prod: int8 labels only 197 of 200 sentences (0.9850) as fp32 does, below min_int8_agreement 0.99 "
+        '(the default): it must stay fp32: set precision = "fp32" in terraform/envs/prod/terraform.tfvars, or lower '
+        "min_int8_agreement in model-gates.toml [prod] in a reviewed PR"
+    )
+    assert gates.verdict([passed, failed]) == "fail"
+
+
+def test_min_int8_agreement_in_model_gates_replaces_the_default() -> None:
+    loose = env_gates("[prod]\nmin_int8_agreement = 0.95\n")
+    assert loose.evaluation_gates == {"min_int8_agreement": 0.95}
+    result = gates.check_int8(loose, precision="int8", measured=int8(192), setting=SETTING)  # 0.96
+    assert result is not None and result.passed is True
+    assert result.message.endswith("at least min_int8_agreement 0.95 (model-gates.toml [prod])")
+    strict = env_gates("[prod]\nmin_int8_agreement = 1\n")
+    result = gates.check_int8(strict, precision="int8", measured=int8(199), setting=SETTING)
+    assert result is not None and result.passed is False
+    assert "below min_int8_agreement 1 (model-gates.toml [prod])" in result.message
+
+
+def test_an_fp32_env_is_not_gated_on_int8_however_far_it_disagrees() -> None:
+    strict = env_gates("[prod]\nmin_int8_agreement = 1\n")
+    assert gates.check_int8(strict, precision="fp32", measured=int8(10), setting=SETTING) is None
+
+
+def test_an_int8_env_whose_model_did_not_run_in_int8_fails_saying_why() -> None:
+    broken = gates.Int8Agreement(None, 0, 200, "prod head int8: the model did not load: no quantized engine")
+    result = gates.check_int8(env_gates(""), precision="int8", measured=broken, setting=SETTING)
+    assert result is not None and (result.passed, result.value) == (False, None)
+    assert result.message == (
+        "prod: precision is int8 but the head model did not run in int8 (prod head int8: the model did not load: "
+        'no quantized engine), so its agreement with fp32 is unknown: it must stay fp32: set precision = "fp32" in '
+        "terraform/envs/prod/terraform.tfvars, or fix its code/inference.py"
+    )

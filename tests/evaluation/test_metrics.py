@@ -69,6 +69,21 @@ def test_flips_and_score_change_of_a_hand_worked_case() -> None:
     assert largest == pytest.approx(0.5)
 
 
+def test_int8_agreement_and_score_difference_of_a_hand_worked_case() -> None:
+    # the same model in fp32 and int8: int8 nudges every score a little and turns s3's near-tie around
+    fp32 = [p(0.8, 0.1, 0.1), p(0.3, 0.6, 0.1), p(0.1, 0.8, 0.1), p(0.1, 0.46, 0.44)]
+    int8 = [p(0.79, 0.11, 0.1), p(0.3, 0.58, 0.12), p(0.1, 0.8, 0.1), p(0.1, 0.43, 0.47)]
+    # labels: P P P | N N -> s0 N=N, s1 P=P, s2 P=P, s3 Positive -> Negative: 3 of 4 the same
+    assert metrics.agreement(fp32, int8) == pytest.approx(3 / 4)
+    assert metrics.agreement(fp32, fp32) == 1.0
+    # per sentence max |int8 - fp32| over every label: s0 .01; s1 .02 (P .6->.58, Neg .1->.12); s2 0; s3 .03
+    mean, largest = metrics.score_changes(fp32, int8)
+    assert mean == pytest.approx((0.01 + 0.02 + 0 + 0.03) / 4)  # 0.015
+    assert largest == pytest.approx(0.03)
+    with pytest.raises(UsageError, match="4 against 3 predictions"):
+        metrics.agreement(fp32, int8[:3])
+
+
 def test_percentiles_interpolate_between_ranks() -> None:
     # rank = q/100 * (n - 1): p50 of 4 values -> rank 1.5 -> 20 + .5 * 10; p95 -> rank 2.85 -> 30 + .85 * 10
     assert metrics.percentile([40.0, 10.0, 30.0, 20.0], 50) == pytest.approx(25.0)

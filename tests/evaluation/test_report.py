@@ -190,3 +190,68 @@ def test_the_evaluate_jobs_output_given_to_comment_is_stored_and_shown(
     assert main(["comment", "--env", "dev", "--plan-dir", str(folder), "--evaluation-json", given, "--dry-run"]) == 0
     assert "#### Evaluation ❌ fail" in capsys.readouterr().out
     assert json.loads((folder / report.EVALUATION_FILE).read_text()) == doc()
+
+
+INT8_FAILED = (
+    "dev: int8 labels only 205 of 210 sentences (0.9762) as fp32 does, below min_int8_agreement 0.99 (the default): "
+    'it must stay fp32: set precision = "fp32" in terraform/envs/dev/terraform.tfvars, or lower min_int8_agreement '
+    "in model-gates.toml [dev] in a reviewed PR"
+)
+
+
+def int8_entry(precision: str, same: int, **overrides: Any) -> dict[str, Any]:
+    entry = {
+        "precision": precision,
+        "setting": "terraform/envs/dev/terraform.tfvars",
+        "gated": precision == "int8",
+        "min_agreement": 0.99,
+        "agreement": round(same / 210, 4),
+        "same": same,
+        "total": 210,
+        "score_difference": {"mean": 0.0041, "max": 0.0613},
+        "latency_ms": {"p50": 2.14, "p95": 2.6},
+        "differ": {"count": 210 - same, "shown": []},
+        "error": None,
+    }
+    return {**entry, **overrides}
+
+
+def test_an_fp32_env_shows_the_int8_agreement_as_information_not_as_a_gate() -> None:
+    section = report.section_md(doc(int8=int8_entry("fp32", 209)))
+    assert (
+        "**int8 vs fp32** (head, same artifact): same label on 209 of 210 sentences (0.995) · score difference "
+        'mean 0.004, max 0.061 · latency p50 2.1 ms (fp32 3.0 ms). dev runs fp32 (`precision = "fp32"` in '
+        "`terraform/envs/dev/terraform.tfvars`): informative, not gated; at `min_int8_agreement` 0.99 int8 would pass."
+    ) in section
+    assert "`min_int8_agreement`:" not in section, "no gate line: nothing is gated"
+    # an fp32 env that could not go int8 is told so too
+    assert "int8 would fail." in report.section_md(doc(int8=int8_entry("fp32", 150)))
+    # a document written before int8 was measured renders without the line
+    assert "int8" not in report.section_md(doc())
+
+
+def test_an_int8_env_below_the_agreement_fails_naming_the_numbers_and_the_setting() -> None:
+    from hubdeploy.gitops.review import evaluation_status
+
+    gate = {"name": "min_int8_agreement", "limit": 0.99, "value": 0.9762, "passed": False, "note": INT8_FAILED}
+    failed = doc(gates=[gate], failures=[INT8_FAILED], int8=int8_entry("int8", 205))
+    section = report.section_md(failed)
+    assert f"> ❌ **{INT8_FAILED}**" in section
+    assert f"- ❌ `min_int8_agreement`: {INT8_FAILED}" in section
+    assert (
+        'dev runs int8 (`precision = "int8"` in `terraform/envs/dev/terraform.tfvars`): gated by '
+        "`min_int8_agreement` 0.99 (Gates)."
+    ) in section
+    # the order a reader meets: the table, the flips, int8, the gates
+    assert section.index("| Accuracy |") < section.index("**Label flips:**") < section.index("**int8 vs fp32**")
+    assert section.index("**int8 vs fp32**") < section.index("**Gates**")
+    # the commit status says which gate, with the numbers
+    assert evaluation_status(failed) == ("failure", "failed: min_int8_agreement 0.976 vs 0.990")
+
+
+def test_an_int8_run_that_did_not_happen_says_why() -> None:
+    broken = int8_entry("fp32", 0, agreement=None, score_difference=None, latency_ms=None, differ=None)
+    broken["error"] = "dev head int8: the model did not load: no engine"
+    section = report.section_md(doc(int8=broken))
+    assert "**int8:** did not run (dev head int8: the model did not load: no engine). dev runs fp32" in section
+    assert "would pass" not in section and "would fail" not in section

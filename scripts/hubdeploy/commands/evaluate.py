@@ -3,10 +3,11 @@ the evaluation diff of a model change.
 
 The env's pin and serving code at the base ref (what is deployed: on a pull_request event the PR's base commit,
 else `main`) against the working tree's, both run through their own model/code/inference.py on CPU over the
-labelled sentences of evaluation/sentences.jsonl. Writes DIR/evaluation.json (default plan/ENV, the plan folder
-`hubdeploy comment` renders it from) and prints the comment's "Evaluation" section. Exit 0 when the gates of
-model-gates.toml pass or nothing needs evaluating (no pin or model/ change: no torch is loaded then); exit 1
-naming each failed gate and its numbers, after writing evaluation.json. In GitHub Actions the document is also the
+labelled sentences of evaluation/sentences.jsonl, the head also in int8 (the env's `precision` decides whether
+that is gated). Writes DIR/evaluation.json (default plan/ENV, the plan folder `hubdeploy comment` renders it from)
+and prints the comment's "Evaluation" section. Exit 0 when the gates of model-gates.toml pass or nothing needs
+evaluating (no pin, model/ or precision change: no torch is loaded then); exit 1 naming each failed gate and its
+numbers, after writing evaluation.json. In GitHub Actions the document is also the
 step output `evaluation` (one line of JSON), for the plan job's comment.
 
 `hubdeploy evaluate --needed [--env ENV]` only says whether any env (or ENV) has a model change to evaluate: the

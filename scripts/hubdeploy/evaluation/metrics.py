@@ -10,6 +10,9 @@ Definitions (the PR comment and evaluation.json use exactly these):
 - score change of a sentence: max over labels of |p_head(label) - p_base(label)|, the largest move of any class
   probability (0 for the same answer, 1 for a certain answer turned around); reported as mean and max over the
   sentences;
+- int8 agreement: the share of sentences whose top label is the same when the same model runs with
+  HUBDEPLOY_PRECISION=int8 as in fp32 (1.0: int8 never changes a label); its score difference per sentence is the
+  score change above with fp32 as base and int8 as head (every label's probability, not only the top one's);
 - latency percentiles: linear interpolation between the closest ranks (numpy's default `percentile` method).
 """
 
@@ -113,6 +116,13 @@ def score_changes(base: Sequence[Prediction], head: Sequence[Prediction]) -> tup
         raise UsageError(f"{len(base)} base against {len(head)} head predictions", hint="this is a bug: report it")
     changes = [score_change(b, h) for b, h in zip(base, head, strict=True)]
     return sum(changes) / len(changes), max(changes)
+
+
+def agreement(reference: Sequence[Prediction], other: Sequence[Prediction]) -> float:
+    """The share of sentences whose top label is the same in `other` as in `reference` (fp32 against int8)."""
+    if not reference or len(reference) != len(other):
+        raise UsageError(f"{len(reference)} against {len(other)} predictions", hint="this is a bug: report it")
+    return sum(r.label == o.label for r, o in zip(reference, other, strict=True)) / len(reference)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

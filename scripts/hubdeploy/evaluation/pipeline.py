@@ -20,8 +20,10 @@ from hubdeploy.envs import ModelPin
 from hubdeploy.errors import EvaluationError, UsageError
 from hubdeploy.evaluation import metrics, report, sides
 from hubdeploy.fsutil import atomic_write_json, sha256_file
+from hubdeploy.infra.envvalues import VALUES_FILE
 
 if TYPE_CHECKING:
+    from hubdeploy.evaluation.runner import SideRun
     from hubdeploy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -126,7 +128,7 @@ def _run(
     workdir: Path,
     prepare: Callable[[ModelPin], None] | None,
 ) -> dict[str, Any]:
-    from hubdeploy.evaluation.runner import SideRun, run_side
+    from hubdeploy.evaluation.runner import run_side
 
     env = comparison.env
 
@@ -134,7 +136,16 @@ def _run(
         if prepare is not None and side.pin is not None:
             prepare(side.pin)
         who = f"{env} {name}" + (f" ({side.ref})" if name == "base" else "")
-        return run_side(settings, side, env=env, texts=texts, batch_size=batch_size, workdir=workdir / name, who=who)
+        return run_side(
+            settings,
+            side,
+            env=env,
+            texts=texts,
+            batch_size=batch_size,
+            workdir=workdir / name,
+            who=who,
+            int8=name == "head",  # the head in int8 too, whatever the env's precision: int8 env or not, it is shown
+        )
 
     head = run(comparison.head, "head")  # first: a set labelled for another model stops before base is built
     unknown = sorted(set(gold) - set(head.labels))
@@ -153,6 +164,13 @@ def _run(
         base_accuracy=metrics.accuracy(gold, base.predictions) if base else None,
         flips=None if flips is None else len(flips),
     )
+    setting = precision_setting(env)
+    agreement, differ, difference = _int8_agreement(texts, head)
+    int8_gate = model_gates.check_int8(
+        env_gates, precision=comparison.head.precision, measured=agreement, setting=setting
+    )
+    if int8_gate is not None:
+        results.append(int8_gate)
     return report.document(
         env=env,
         verdict=model_gates.verdict(results),
@@ -165,7 +183,37 @@ def _run(
         show_flips=show_flips,
         score_change=metrics.score_changes(base.predictions, head.predictions) if base else None,
         gates=results,
+        int8=report.int8_json(
+            agreement,
+            differ=differ,
+            score_difference=difference,
+            latencies_ms=head.int8.latencies_ms if head.int8 is not None else [],
+            precision=comparison.head.precision,
+            setting=setting,
+            limit=env_gates.int8_agreement_limit,
+            show=show_flips,
+        ),
     )
+
+
+def precision_setting(env: str) -> str:
+    """Where the env's precision is set, as the user finds it in the checkout."""
+    return f"terraform/envs/{env}/{VALUES_FILE}"
+
+
+def _int8_agreement(
+    texts: list[str], head: SideRun
+) -> tuple[model_gates.Int8Agreement, list[metrics.Flip] | None, tuple[float, float] | None]:
+    """The head's int8 answers against its fp32 ones: the agreement, the sentences labelled differently (fp32 as
+    base, int8 as head) and the score difference (mean, max); the last two None when int8 did not run."""
+    total = len(texts)
+    if head.int8 is None or head.int8.error is not None:
+        error = head.int8.error if head.int8 is not None else "not run"
+        return model_gates.Int8Agreement(None, 0, total, error), None, None
+    fp32, int8 = head.predictions, head.int8.predictions
+    differ = metrics.flips(texts, fp32, int8)
+    agreement = model_gates.Int8Agreement(metrics.agreement(fp32, int8), total - len(differ), total)
+    return agreement, differ, metrics.score_changes(fp32, int8)
 
 
 def skip_reasons(settings: Settings, *, envs: list[str], base_ref: str, head_commit: str) -> dict[str, str | None]:

@@ -11,11 +11,19 @@ evaluation.json, schema 1:
      "flips": {"count", "shown": [{"text", "base_label", "base_score", "head_label", "head_score"}, ...]} | null,
      "score_change": {"mean", "max"} | null, "gates_file": "model-gates.toml",
      "gates": [{"name", "limit", "value", "passed" (null: not applicable), "note"}, ...],
-     "failures": [message, ...], "latency_note": str, "seconds": float}
+     "failures": [message, ...], "latency_note": str, "seconds": float,
+     "int8": INT8 | null (skipped, or a document from before int8 was measured)}
     SIDE = {"ref", "commit", "model_id", "revision", "resolved_revision", "code_sha256", "artifact_bytes",
             "accuracy", "macro_f1", "recall": {label: x | null},
             "latency_ms": {"p50", "p95", "batch_size", "batches"}}
     (a skipped evaluation's sides carry ref, commit, model_id and revision; the measured values are null)
+    INT8 = {"precision": "fp32" | "int8" (the env's, head side), "setting": "terraform/envs/<env>/terraform.tfvars",
+            "gated": bool (precision is int8: min_int8_agreement applies), "min_agreement": the limit,
+            "agreement": x | null (null: int8 did not run, "error" says why), "same", "total",
+            "score_difference": {"mean", "max"} | null, "latency_ms": {"p50", "p95"} | null,
+            "differ": {"count", "shown": [{"text", "fp32_label", "fp32_score", "int8_label", "int8_score"}, ...]}
+                      | null, "error": str | null}
+    (the head model's fp32 answers against the same artifact's with HUBDEPLOY_PRECISION=int8)
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hubdeploy.evaluation import metrics
-from hubdeploy.gates import GATES_FILE, GateResult
+from hubdeploy.gates import GATES_FILE, SLACK, GateResult, Int8Agreement
 from hubdeploy.log import human_bytes
 
 if TYPE_CHECKING:
@@ -85,6 +93,56 @@ def side_json(side: Side | None, run: SideRun | None, gold: Sequence[str]) -> di
     return entry
 
 
+def _int8_differ_json(flip: metrics.Flip) -> dict[str, str | float]:
+    return {
+        "text": flip.text,
+        "fp32_label": flip.base.label,
+        "fp32_score": round(flip.base.score, 4),
+        "int8_label": flip.head.label,
+        "int8_score": round(flip.head.score, 4),
+    }
+
+
+def int8_json(
+    measured: Int8Agreement,
+    *,
+    differ: Sequence[metrics.Flip] | None,
+    score_difference: tuple[float, float] | None,
+    latencies_ms: Sequence[float],
+    precision: str,
+    setting: str,
+    limit: float,
+    show: int,
+) -> dict[str, Any]:
+    """The document's "int8" entry (see the module docstring): `differ` has fp32 as base and int8 as head."""
+    return {
+        "precision": precision,
+        "setting": setting,
+        "gated": precision == "int8",
+        "min_agreement": limit,
+        "agreement": None if measured.agreement is None else round(measured.agreement, 4),
+        "same": measured.same,
+        "total": measured.total,
+        "score_difference": (
+            None
+            if score_difference is None
+            else {"mean": round(score_difference[0], 4), "max": round(score_difference[1], 4)}
+        ),
+        "latency_ms": (
+            {
+                "p50": round(metrics.percentile(latencies_ms, 50), 2),
+                "p95": round(metrics.percentile(latencies_ms, 95), 2),
+            }
+            if latencies_ms
+            else None
+        ),
+        "differ": None
+        if differ is None
+        else {"count": len(differ), "shown": [_int8_differ_json(f) for f in differ[:show]]},
+        "error": measured.error,
+    }
+
+
 def document(
     *,
     env: str,
@@ -99,8 +157,9 @@ def document(
     score_change: tuple[float, float] | None = None,
     gates: Sequence[GateResult] = (),
     seconds: float = 0.0,
+    int8: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The evaluation.json document (see the module docstring)."""
+    """The evaluation.json document (see the module docstring); `int8` from `int8_json`."""
     return {
         "schema": SCHEMA,
         "env": env,
@@ -119,6 +178,7 @@ def document(
         "failures": [g.message for g in gates if g.passed is False],
         "latency_note": LATENCY_NOTE,
         "seconds": round(seconds, 1),
+        "int8": int8,
     }
 
 
@@ -225,6 +285,41 @@ def _flips(doc: dict[str, Any], *, room: int) -> list[str]:
     ]
 
 
+def _int8(doc: dict[str, Any]) -> list[str]:
+    """One paragraph: how far int8 moves the head's answers, and whether that gates this env or only informs."""
+    int8 = doc.get("int8")
+    if not isinstance(int8, dict):
+        return []
+    env, setting = _text(doc.get("env")), _text(int8.get("setting"))
+    where = f'`precision = "{_text(int8.get("precision"))}"` in `{setting}`'
+    agreement, limit = int8.get("agreement"), int8.get("min_agreement")
+    shown_limit = f"{limit:g}" if isinstance(limit, int | float) else "-"
+    if not isinstance(agreement, int | float):
+        measured = f"**int8:** did not run ({_text(int8.get('error') or 'not measured')})"
+    else:
+        same, total = int8.get("same"), int8.get("total")
+        measured = (
+            f"**int8 vs fp32** (head, same artifact): same label on {same} of {total} sentences ({agreement:.3f})"
+        )
+        difference = int8.get("score_difference") or {}
+        if difference:
+            measured += (
+                f" · score difference mean {_ratio(difference.get('mean'))}, max {_ratio(difference.get('max'))}"
+            )
+        latency = int8.get("latency_ms") or {}
+        fp32 = ((doc.get("head") or {}).get("latency_ms") or {}).get("p50")
+        if "p50" in latency and isinstance(fp32, int | float):
+            measured += f" · latency p50 {latency['p50']:.1f} ms (fp32 {fp32:.1f} ms)"
+    if int8.get("gated"):
+        return [f"{measured}. {env} runs int8 ({where}): gated by `min_int8_agreement` {shown_limit} (Gates)."]
+    would = (
+        ""
+        if not isinstance(agreement, int | float) or not isinstance(limit, int | float)
+        else f"; at `min_int8_agreement` {shown_limit} int8 would {'pass' if agreement >= limit - SLACK else 'fail'}"
+    )
+    return [f"{measured}. {env} runs fp32 ({where}): informative, not gated{would}."]
+
+
 def _gates(doc: dict[str, Any]) -> list[str]:
     gates = doc.get("gates") or []
     where = f"{doc.get('gates_file', GATES_FILE)} [{_text(doc.get('env'))}]"
@@ -263,7 +358,8 @@ def section_md(doc: dict[str, Any], *, limit: int = SECTION_LIMIT) -> str:
     )
     failures = [f"> ❌ **{_text(message)}**" for message in doc.get("failures") or []]
     note = f"<sub>Latency: {_text(doc.get('latency_note') or LATENCY_NOTE)}.</sub>"
-    fixed = [title, intro, *failures, "\n".join(_table(doc)), *_gates(doc), note]
-    room = limit - sum(len(part) + 2 for part in fixed) - 400  # 400: the flips' line, summary and table head
-    parts = [*fixed[:-2], *_flips(doc, room=room), *fixed[-2:]]
+    before = [title, intro, *failures, "\n".join(_table(doc))]
+    after = [*_int8(doc), *_gates(doc), note]  # the flips go between the two
+    room = limit - sum(len(part) + 2 for part in before + after) - 400  # 400: the flips' line, summary, table head
+    parts = [*before, *_flips(doc, room=room), *after]
     return "\n\n".join(parts)

@@ -6,6 +6,10 @@ evaluation sentences in batches, timing each InvokeEndpoint-shaped call.
 Latency is this machine's CPU through the same code, not the endpoint's instance: it compares base with head
 measured the same way, one after the other in one process. One batch is sent first and not timed (the first
 call pays one-time costs: lazy imports, allocator warm-up).
+
+Each side runs in fp32 (HUBDEPLOY_PRECISION=fp32, set explicitly so the caller's environment cannot change it);
+the head is then loaded a second time from the same unpacked artifact with HUBDEPLOY_PRECISION=int8, to measure
+how far int8 moves its answers (`SideRun.int8`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,15 @@ PER_REQUEST_LOGGERS = ("sagemaker_huggingface_inference_toolkit", "mms", "infere
 
 
 @dataclass(frozen=True)
+class Int8Run:
+    """The same artifact loaded with HUBDEPLOY_PRECISION=int8: its answers, or why it did not run."""
+
+    predictions: list[Prediction]  # empty when it did not run
+    latencies_ms: list[float]
+    error: str | None = None  # why the int8 model did not load or answer
+
+
+@dataclass(frozen=True)
 class SideRun:
     """What one side served and measured."""
 
@@ -49,9 +62,10 @@ class SideRun:
     code_sha256: str  # of code/inference.py as packed
     artifact_bytes: int  # size of model.tar.gz
     labels: tuple[str, ...]  # the model's labels, in its config.json's id2label order
-    predictions: list[Prediction]
+    predictions: list[Prediction]  # in fp32
     latencies_ms: list[float]  # wall time of each timed batch
     batch_size: int
+    int8: Int8Run | None = None  # the same artifact run in int8: None when not asked for
 
 
 def batches(texts: Sequence[str], size: int) -> list[list[str]]:
@@ -84,10 +98,14 @@ def _predictions(answer: Any, count: int, *, who: str) -> list[Prediction]:
     return parsed
 
 
-def container_environment(batch_size: int) -> dict[str, str]:
+def container_environment(batch_size: int, precision: str = "fp32") -> dict[str, str]:
     """The model's container environment: the serving defaults, as an endpoint without overrides has them, but for
-    a batch larger than inference.py's default limit on texts per request (128), which is raised to fit."""
-    return {"HUBDEPLOY_MAX_TEXTS": str(batch_size)} if batch_size > INFERENCE_MAX_TEXTS else {}
+    a batch larger than inference.py's default limit on texts per request (128), which is raised to fit, and the
+    precision (HUBDEPLOY_PRECISION; an inference.py older than the setting ignores it and runs fp32)."""
+    environment = {"HUBDEPLOY_PRECISION": precision}
+    if batch_size > INFERENCE_MAX_TEXTS:
+        environment["HUBDEPLOY_MAX_TEXTS"] = str(batch_size)
+    return environment
 
 
 @contextlib.contextmanager
@@ -107,29 +125,33 @@ def _quiet_requests() -> Iterator[None]:
 
 
 def run_side(
-    settings: Settings, side: Side, *, env: str, texts: Sequence[str], batch_size: int, workdir: Path, who: str
+    settings: Settings,
+    side: Side,
+    *,
+    env: str,
+    texts: Sequence[str],
+    batch_size: int,
+    workdir: Path,
+    who: str,
+    int8: bool = False,
 ) -> SideRun:
-    """Build, load and run `side` on `texts`; `who` names it in messages ("dev base (main)", "dev head")."""
+    """Build, load and run `side` on `texts`; `who` names it in messages ("dev base (main)", "dev head"). With
+    `int8`, the same artifact is then run in int8 too (a failure to do so is recorded, not raised)."""
     with _quiet_requests():
-        return _run_side(settings, side, env=env, texts=texts, batch_size=batch_size, workdir=workdir, who=who)
+        return _run_side(
+            settings, side, env=env, texts=texts, batch_size=batch_size, workdir=workdir, who=who, int8=int8
+        )
 
 
-def _run_side(
-    settings: Settings, side: Side, *, env: str, texts: Sequence[str], batch_size: int, workdir: Path, who: str
-) -> SideRun:
+def _serve(
+    model_dir: Path, texts: Sequence[str], *, batch_size: int, precision: str, who: str
+) -> tuple[list[Prediction], list[float]]:
+    """Load the unpacked artifact at `model_dir` with `precision` and send `texts`: (predictions, batch latencies)."""
     from hubdeploy.errors import ModelLoadError
     from hubdeploy.local.toolkit import ToolkitModel
 
-    started = time.monotonic()
-    side_settings = dataclasses.replace(settings, repo_root=side.root)
-    built = artifact_build.build(side_settings, env=env, out_dir=workdir / "build")
-    model_dir = workdir / "model"
-    unpack_archive(built.model.path, model_dir, label=f"{who} model.tar.gz")
-    shutil.rmtree(workdir / "build")  # one copy of the weights on disk per side is enough
-    code_sha256 = hashlib.sha256((model_dir / SERVING_CODE).read_bytes()).hexdigest()
-    log.info("evaluate: %s built in %.1fs (%d bytes)", who, time.monotonic() - started, built.model.size)
     try:
-        model = ToolkitModel(model_dir, environment=container_environment(batch_size), name=who)
+        model = ToolkitModel(model_dir, environment=container_environment(batch_size, precision), name=who)
     except ModelLoadError as exc:
         raise ArtifactError(f"{who}: the model did not load: {exc}", hint="fix its code/inference.py") from exc
 
@@ -148,6 +170,40 @@ def _run_side(
         tick = time.perf_counter()
         predictions += invoke(group)
         latencies.append((time.perf_counter() - tick) * 1000)
+    return predictions, latencies
+
+
+def _run_int8(model_dir: Path, texts: Sequence[str], *, batch_size: int, who: str) -> Int8Run:
+    started = time.monotonic()
+    try:
+        predictions, latencies = _serve(model_dir, texts, batch_size=batch_size, precision="int8", who=f"{who} int8")
+    except ArtifactError as exc:  # the gate (an int8 env) or the report (an fp32 one) says it, with this reason
+        log.warning("evaluate: %s did not run in int8: %s", who, exc.message)
+        return Int8Run(predictions=[], latencies_ms=[], error=exc.message)
+    log.info("evaluate: %s int8 ran %d sentences in %.1fs", who, len(texts), time.monotonic() - started)
+    return Int8Run(predictions=predictions, latencies_ms=latencies)
+
+
+def _run_side(
+    settings: Settings,
+    side: Side,
+    *,
+    env: str,
+    texts: Sequence[str],
+    batch_size: int,
+    workdir: Path,
+    who: str,
+    int8: bool,
+) -> SideRun:
+    started = time.monotonic()
+    side_settings = dataclasses.replace(settings, repo_root=side.root)
+    built = artifact_build.build(side_settings, env=env, out_dir=workdir / "build")
+    model_dir = workdir / "model"
+    unpack_archive(built.model.path, model_dir, label=f"{who} model.tar.gz")
+    shutil.rmtree(workdir / "build")  # one copy of the weights on disk per side is enough
+    code_sha256 = hashlib.sha256((model_dir / SERVING_CODE).read_bytes()).hexdigest()
+    log.info("evaluate: %s built in %.1fs (%d bytes)", who, time.monotonic() - started, built.model.size)
+    predictions, latencies = _serve(model_dir, texts, batch_size=batch_size, precision="fp32", who=who)
     log.info("evaluate: %s ran %d sentences in %.1fs", who, len(texts), time.monotonic() - started)
     return SideRun(
         side=side,
@@ -158,4 +214,5 @@ def _run_side(
         predictions=predictions,
         latencies_ms=latencies,
         batch_size=batch_size,
+        int8=_run_int8(model_dir, texts, batch_size=batch_size, who=who) if int8 else None,
     )

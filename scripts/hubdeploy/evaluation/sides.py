@@ -6,7 +6,8 @@
 - head: the pin and serving code of the working tree (on a PR, the PR's).
 
 Both sides must serve something for a comparison: head unpinned skips ("not pinned"); base unpinned evaluates head
-alone. Unless the env's pin (model id and revision) or a file under model/ differs, the evaluation is skipped.
+alone. Unless the env's pin (model id and revision), a file under model/ or the env's `precision` (its
+terraform.tfvars) differs, the evaluation is skipped: turning int8 on is evaluated like a model change.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import TYPE_CHECKING
 
 from hubdeploy.artifacts.archive import source_files
 from hubdeploy.checkout import CHECKOUT_FILES, CHECKOUT_PARTS
-from hubdeploy.envs import ModelPin, read_pin
+from hubdeploy.envs import ModelPin, env_dir, read_pin
 from hubdeploy.errors import UsageError
 from hubdeploy.gitops.promotion import is_pinned
+from hubdeploy.infra.envvalues import configured_precision
 
 if TYPE_CHECKING:
     from hubdeploy.settings import Settings
@@ -44,6 +46,7 @@ class Side:
     commit: str  # the commit it comes from ("unknown" when not known)
     root: Path
     pin: ModelPin | None  # None: the env is not pinned on this side
+    precision: str = "fp32"  # the env's `precision` on this side (terraform/envs/<env>/terraform.tfvars)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def tree_digest(folder: Path) -> str:
 
 
 def _shown(side: Side) -> str:
-    return f"{side.pin.hub_model_id}@{side.pin.hub_revision}" if side.pin else "nothing (not pinned)"
+    return f"{side.pin.hub_model_id}@{side.pin.hub_revision} ({side.precision})" if side.pin else "nothing (not pinned)"
 
 
 def compare(
@@ -135,14 +138,30 @@ def compare(
     workdir: Path,
 ) -> Comparison:
     """The base side (exported from git under `workdir`) against the head side at `head_root`, or why to skip."""
-    head = Side(ref=WORKING_TREE, commit=head_commit, root=head_root, pin=pin_of(settings, head_root, env))
+    head = Side(
+        ref=WORKING_TREE,
+        commit=head_commit,
+        root=head_root,
+        pin=pin_of(settings, head_root, env),
+        precision=configured_precision(env_dir(head_root, env)),
+    )
     commit = resolve_commit(git_root, base_ref)
     base_root = export_tree(git_root, commit, workdir / "base-checkout")
-    base = Side(ref=base_ref, commit=commit, root=base_root, pin=pin_of(settings, base_root, env))
+    base = Side(
+        ref=base_ref,
+        commit=commit,
+        root=base_root,
+        pin=pin_of(settings, base_root, env),
+        precision=configured_precision(env_dir(base_root, env)),
+    )
     reason = None
     if head.pin is None:
         reason = f"{env} is not pinned: nothing to evaluate"
-    elif base.pin == head.pin and tree_digest(base_root / SERVING_DIR) == tree_digest(head_root / SERVING_DIR):
+    elif (
+        base.pin == head.pin
+        and base.precision == head.precision
+        and tree_digest(base_root / SERVING_DIR) == tree_digest(head_root / SERVING_DIR)
+    ):
         reason = f"no model or serving code change for {env}"
     log.info(
         "evaluate %s: base %s (%s) serves %s; head serves %s", env, base_ref, commit[:12], _shown(base), _shown(head)

@@ -8,6 +8,10 @@ aws_region = "us-east-1"
 instance_type  = "ml.t2.medium"
 instance_count = 1
 
+# fp32, or int8: Linear layers quantized at load, faster on CPU; CPU instance types only, and `hubdeploy evaluate`
+# passes int8 only where it agrees with fp32 (model-gates.toml min_int8_agreement; README "Precision").
+precision = "fp32"
+
 auth_mode                   = "cognito"
 lambda_reserved_concurrency = null # unreserved; reserve only after a Lambda quota increase (`hubdeploy bootstrap` checks it fits)
 log_retention_days          = 30

@@ -5,6 +5,10 @@ aws_region = "us-east-1"
 instance_type  = "ml.m5.xlarge"
 instance_count = 2
 
+# fp32, or int8: Linear layers quantized at load, faster on CPU; CPU instance types only, and `hubdeploy evaluate`
+# passes int8 only where it agrees with fp32 (model-gates.toml min_int8_agreement; README "Precision").
+precision = "fp32"
+
 autoscaling = {
   min_capacity                    = 2
   max_capacity                    = 6

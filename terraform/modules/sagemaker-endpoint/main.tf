@@ -102,7 +102,14 @@ locals {
     SAGEMAKER_SUBMIT_DIRECTORY    = "/opt/ml/model/code"
     SAGEMAKER_CONTAINER_LOG_LEVEL = "20"
     SAGEMAKER_REGION              = local.region
-  }, var.environment_variables)
+  }, var.environment_variables, local.precision_environment)
+  # Written for int8 only (or to override environment_variables): an fp32 model's environment, and so its name
+  # (model_fingerprint), stays what it was before precision existed, so fp32 environments plan "No changes".
+  # inference.py's default is fp32.
+  precision_environment = (
+    var.precision == "int8" || contains(keys(var.environment_variables), "HUBDEPLOY_PRECISION")
+    ? { HUBDEPLOY_PRECISION = var.precision } : {}
+  )
 
   # The model's name is a digest of everything that makes it a different model: a new artifact
   # (pin change) or image means a new name, so Terraform creates the new model next to the old one.

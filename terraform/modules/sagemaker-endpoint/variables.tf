@@ -99,6 +99,30 @@ variable "instance_type" {
   }
 }
 
+variable "precision" {
+  description = "Numeric precision of the model: \"fp32\" (default: full precision) or \"int8\" (model/code/inference.py quantizes every nn.Linear to int8 at load, CPU only; refused on GPU and accelerator instance types). int8 sets HUBDEPLOY_PRECISION=int8 in the container; fp32 sets nothing, so an fp32 model is exactly what it was before this setting existed."
+  type        = string
+  default     = "fp32"
+  nullable    = false # null means the default, fp32
+
+  validation {
+    condition     = contains(["fp32", "int8"], var.precision)
+    error_message = "precision must be \"fp32\" or \"int8\" (int8: Linear layers dynamically quantized, CPU only)."
+  }
+
+  # torch's dynamic int8 quantization runs on CPU only. Refused at plan: GPU types (ml.g*, ml.p*), where
+  # inference.py would fail the model's load inside SageMaker, and Inferentia (ml.inf*), Trainium (ml.trn*) and
+  # Gaudi (ml.dl*), where it would run on the host CPU and leave the accelerator being paid for idle. The families
+  # are ProductionVariant's InstanceType values (botocore's sagemaker service model, read 2026-12):
+  # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html#sagemaker-Type-ProductionVariant-InstanceType
+  # Serverless endpoints have no GPUs (feature exclusions), so int8 is allowed there whatever instance_type says:
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions
+  validation {
+    condition     = var.precision != "int8" || var.serverless != null || !can(regex("^ml\\.(g[0-9]|p[0-9]|inf[0-9]|trn[0-9]|dl[0-9])", var.instance_type))
+    error_message = "precision = \"int8\" runs on CPU only, but ${var.instance_type} is a GPU or accelerator instance type (ml.g*, ml.p*, ml.inf*, ml.trn*, ml.dl*): set precision = \"fp32\" (or remove the precision line from the environment's terraform.tfvars), or choose a CPU instance type such as ml.m5.xlarge or ml.c5.xlarge."
+  }
+}
+
 variable "instance_count" {
   description = "Initial instance count of a provisioned endpoint (autoscaling moves it between its min and max)."
   type        = number
@@ -258,7 +282,7 @@ variable "permissions_boundary_arn" {
 }
 
 variable "environment_variables" {
-  description = "Extra container environment (merged over SAGEMAKER_PROGRAM=inference.py and friends)."
+  description = "Extra container environment (merged over SAGEMAKER_PROGRAM=inference.py and friends). HUBDEPLOY_PRECISION is precision's: a value here is overridden by it."
   type        = map(string)
   default     = {}
 }
