@@ -5,6 +5,7 @@ git-ignored); the block between the two markers in README.md is `render()` of it
 tests/bench/test_bench_readme.py fails `make test` when the two differ (a hand edit, a stale table).
 
     python -m bench.readme           # merge .bench/results.json into bench/results.json, rewrite the table
+    python -m bench.readme --replace # bench/results.json = .bench/results.json (make bench: a full run)
     python -m bench.readme --no-copy # rewrite the table from bench/results.json as it is
     python -m bench.readme --check   # exit 1 when the table is not render(bench/results.json)
 """
@@ -92,6 +93,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.readme", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when README.md's table is stale")
     parser.add_argument("--no-copy", action="store_true", help=f"do not merge {RESULTS_PATH} in first")
+    parser.add_argument("--replace", action="store_true", help=f"replace the committed results with {RESULTS_PATH}")
     args = parser.parse_args(argv)
     try:
         text = README.read_text()
@@ -103,7 +105,7 @@ def main(argv: list[str]) -> int:
                 )
             return 0
         if not args.no_copy:
-            save(load(RESULTS_PATH), COMMITTED)
+            save(load(RESULTS_PATH), COMMITTED, replace=args.replace)
         README.write_text(with_block(text, render(load(COMMITTED))))
     except HubdeployError as exc:
         print(f"bench.readme: {exc.one_line()}", file=sys.stderr)

@@ -93,10 +93,11 @@ def load(path: Path = RESULTS_PATH) -> list[Result]:
     return [_result(entry, where=f"{path} entry {i}") for i, entry in enumerate(data)]
 
 
-def save(results: list[Result], path: Path = RESULTS_PATH) -> Path:
-    """Merge `results` into the file by name (later runs of one module replace its entries)."""
+def save(results: list[Result], path: Path = RESULTS_PATH, *, replace: bool = False) -> Path:
+    """Merge `results` into the file by name (later runs of one module replace its entries); `replace`: the
+    file holds `results` only (a full run: no entry a renamed or removed benchmark once wrote survives)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    existing = {r.name: r for r in load(path)} if path.exists() else {}
+    existing = {r.name: r for r in load(path)} if path.exists() and not replace else {}
     for result in results:
         existing[result.name] = result
     dump(list(existing.values()), path)

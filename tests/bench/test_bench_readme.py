@@ -77,6 +77,10 @@ def test_the_command_merges_local_results_into_the_committed_file_and_renders(tm
     assert readme.block_of(doc.read_text()) == readme.render(merged)
     assert readme.main(["--check"]) == 0
 
+    assert readme.main(["--replace"]) == 0  # after a full run: only what it measured
+    assert [r.name for r in load(committed)] == ["rss", "speedup"]
+    assert readme.main(["--check"]) == 0
+
 
 def test_a_readme_without_its_markers_is_refused():
     with pytest.raises(readme.ReadmeError, match="two markers"):
