@@ -96,8 +96,9 @@ fmt: $(STAMP) ## fix what lint can fix
 	@$(VENV)/bin/ruff check --fix $(PY_DIRS)
 	@terraform fmt -recursive terraform
 
-bench: $(STAMP) ## benchmarks; writes .bench/results.json
+bench: $(STAMP) ## benchmarks; writes .bench/results.json, then bench/results.json and README's table from it
 	@$(PY) -m bench
+	@$(PY) -m bench.readme --replace
 
 clean: ## remove generated files (keeps .venv)
 	rm -rf .bench .build .cache .local .pytest_cache .mypy_cache

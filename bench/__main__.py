@@ -1,4 +1,5 @@
-"""`python -m bench [name ...]`: run the benchmark modules, print a table, write .bench/results.json."""
+"""`python -m bench [name ...]`: run the benchmark modules, print a table, write .bench/results.json (all of
+them: the file is rewritten; some: their entries are merged into it)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def main(argv: list[str]) -> int:
             print(f"bench {name}: {exc.one_line()}", file=sys.stderr)
             return 1
     print(table(results))
-    print(f"saved to {save(results)}")
+    print(f"saved to {save(results, replace=not argv)}")
     return 0
 
 
