@@ -3,6 +3,8 @@ repository with pins, a fake Hub, S3 in moto, and the AWS emulator."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -14,6 +16,7 @@ from hubdeploy.artifacts.standin import build_standin_model, install_in_hf_cache
 from hubdeploy.checkout import copy_checkout
 from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin, write_pin
 from hubdeploy.infra.emulator.process import FAKE_CREDENTIALS, Emulator
+from hubdeploy.local.toolkit import SERVER_ENV
 from tests.support.aws import ARTIFACT_BUCKET
 from tests.support.fakehub import FakeHub, fake_hub_handler
 
@@ -173,7 +176,18 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _running.pop()
 
 
+def _clear_serving_settings() -> None:
+    """Tests see the model's serving defaults: a shell that exports its tunables (HUBDEPLOY_PRECISION=int8, …, the
+    quoted names in model/code/inference.py) must not change what a test loads; tests set them where they test them."""
+    serving = set(re.findall(r'"(HUBDEPLOY_[A-Z_]+)"', (REPO_ROOT / "model" / "code" / "inference.py").read_text()))
+    # and what a served model's container environment sets (local/toolkit.py), if a parent test process left it
+    serving |= {"SAGEMAKER_PROGRAM", *SERVER_ENV}
+    for name in serving:
+        os.environ.pop(name, None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _clear_serving_settings()
     start = Emulator.start
 
     def start_where_marked(self: Emulator) -> Emulator:

@@ -353,7 +353,10 @@ def test_a_pr_that_turns_int8_on_is_evaluated_and_passes_where_int8_agrees_with_
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     assert main(["evaluate", "--needed"]) == 0
     assert step_outputs(outputs) == {"needed": "true"}, "a precision change is evaluated like a model change"
+    monkeypatch.delenv("HUBDEPLOY_PRECISION", raising=False)
     assert main(["evaluate", "--env", "dev"]) == 0
+    # the int8 run's container environment is gone with it: it leaked into later tests of this process once
+    assert "HUBDEPLOY_PRECISION" not in os.environ
 
     doc = evaluation_json(repo)
     assert doc["verdict"] == "pass"

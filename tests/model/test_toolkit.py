@@ -7,8 +7,10 @@ The same test file runs under the Hugging Face container's transformers 4.x in t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -23,9 +25,10 @@ BODY = json.dumps({"inputs": ["Net sales rose 12% to EUR 1.2bn.", "The outlook w
 
 
 @pytest.fixture(scope="module")
-def model(model_package_dir: Path) -> ToolkitModel:
+def model(model_package_dir: Path) -> Iterator[ToolkitModel]:
     """The artifact as one container worker holds it: an MMS `Service` wrapping the toolkit's handler service."""
-    return ToolkitModel(model_package_dir, environment={})
+    with ToolkitModel(model_package_dir, environment={}) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +193,27 @@ def test_an_unknown_precision_fails_the_load_naming_the_variable_and_the_choices
     monkeypatch.setenv("HUBDEPLOY_PRECISION", "fp32")  # restored afterwards: the host sets it process-wide
     with pytest.raises(ModelLoadError, match="HUBDEPLOY_PRECISION='int4' is not one of fp32, int8"):
         ToolkitModel(model_package_dir, environment={"HUBDEPLOY_PRECISION": "int4"})
+
+
+def test_closing_the_model_gives_the_process_its_own_environment_back(model_package_dir, monkeypatch):
+    ToolkitModel(model_package_dir, environment={}).close()  # no model's environment is the process's now
+    # given a host process with its own HUBDEPLOY_PRECISION and without SAGEMAKER_PROGRAM
+    monkeypatch.setenv("HUBDEPLOY_PRECISION", "fp32")
+    monkeypatch.delenv("SAGEMAKER_PROGRAM", raising=False)
+    # when a model with another container environment serves and is closed
+    with ToolkitModel(model_package_dir, environment={"HUBDEPLOY_PRECISION": "int8"}) as int8:
+        assert os.environ["HUBDEPLOY_PRECISION"] == "int8", "the container environment is the process's meanwhile"
+        assert int8.invoke(b'{"inputs": "Profit rose."}').status == 200
+    # then what the container environment set is the host's again: nothing leaks into what runs next
+    assert os.environ["HUBDEPLOY_PRECISION"] == "fp32"
+    assert "SAGEMAKER_PROGRAM" not in os.environ and "MMS_DECODE_INPUT_REQUEST" not in os.environ
+
+
+def test_closing_a_replaced_model_leaves_the_newer_models_environment(model_package_dir, monkeypatch):
+    monkeypatch.delenv("HUBDEPLOY_PRECISION", raising=False)
+    older = ToolkitModel(model_package_dir, environment={"HUBDEPLOY_PRECISION": "fp32"})
+    newer = ToolkitModel(model_package_dir, environment={"HUBDEPLOY_PRECISION": "int8"})
+    older.close()
+    assert os.environ["HUBDEPLOY_PRECISION"] == "int8", "the newer model still serves with its environment"
+    newer.close()
+    assert "HUBDEPLOY_PRECISION" not in os.environ

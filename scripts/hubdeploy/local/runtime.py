@@ -283,6 +283,8 @@ class LocalRuntime:
         if self._server:
             self._server.stop()
             self._server = None
+        for served in list(self._served.values()):
+            served.model.close()  # the serving model's container environment is not the host's after the stack
 
     def _route(self, h: QuietHandler, method: str) -> None:
         parts = urlsplit(h.path)

@@ -41,7 +41,9 @@ HANDLER_SERVICE = "sagemaker_huggingface_inference_toolkit.handler_service"
 # The toolkit's MMS config sets `decode_input_request=false`, which MMS hands its workers as this variable:
 # bodies reach the handler as raw bytes. SageMaker gives the model no way to change it.
 SERVER_ENV = {"MMS_DECODE_INPUT_REQUEST": "false"}
-_SET_BY_US: set[str] = set()  # environment variables the current model's container environment set
+# The process's own values (None: unset) of the variables the current model's container environment replaced.
+_REPLACED: dict[str, str | None] = {}
+_CURRENT: list[ToolkitModel] = []  # the model whose container environment is this process's, if any
 _ENV_LOCK = threading.Lock()
 _CODE_DIRS: set[str] = set()  # `code` folders the toolkit put on sys.path
 
@@ -129,12 +131,21 @@ def decode_reply(frame: bytes, *, accept: str | None) -> ModelResponse:
 # --- one model per process, as in the container ------------------------------------------------------------
 def _apply_container_env(environment: dict[str, str]) -> None:
     """Make the model's container environment this process's (one model is served at a time)."""
-    for name in _SET_BY_US - set(environment):
-        os.environ.pop(name, None)
-    _SET_BY_US.clear()
+    _restore_process_env()
     for name, value in environment.items():
+        _REPLACED[name] = os.environ.get(name)
         os.environ[name] = value
-        _SET_BY_US.add(name)
+
+
+def _restore_process_env() -> None:
+    """Give back the process's own values of what the last container environment set (the host's, not a model's)."""
+    for name, value in _REPLACED.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _REPLACED.clear()
+    _CURRENT.clear()
 
 
 def _forget_user_module(module_name: str) -> None:
@@ -219,11 +230,26 @@ class ToolkitModel:
             try:
                 self.service = _load_service(model_dir, name, module_name)
                 self.user_module = sys.modules.get(module_name)
+                _CURRENT.append(self)
             finally:
                 # The handler keeps its own references to the user functions: leave no module named
                 # `inference` (nor its code folder on sys.path) for the next importer in this process.
                 _forget_user_module(module_name)
         log.info("runtime: model %s loaded from %s", name, model_dir)
+
+    def close(self) -> None:
+        """Done with this model: if its container environment is still the process's, restore the process's own
+        (a later model replaces it anyway; a caller serving one model in a longer process, like the PR evaluation,
+        must not leave e.g. HUBDEPLOY_PRECISION=int8 behind for whatever runs next)."""
+        with _ENV_LOCK:
+            if _CURRENT and _CURRENT[0] is self:
+                _restore_process_env()
+
+    def __enter__(self) -> ToolkitModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def invoke(self, body: bytes, *, content_type: str | None = None, accept: str | None = None) -> ModelResponse:
         """One InvokeEndpoint request through MMS's frame decoder and `Service.predict`.
