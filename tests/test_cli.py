@@ -5,6 +5,7 @@ raised inside any command is one line `hubdeploy <command>: ...` on stderr and e
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -141,3 +142,37 @@ def test_the_installed_entry_point_exits_1_with_one_line_and_no_traceback(repo: 
     )
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.strip().splitlines() == [f"ERROR: hubdeploy pinned: Is a directory: {folder} {OS_HINT}"]
+
+
+def imported_commands(code: str) -> list[str]:
+    """The command modules a fresh interpreter has imported after running `code`."""
+    probe = code + "; print(json.dumps(sorted(m for m in sys.modules if m.startswith('hubdeploy.commands.'))))"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "scripts")}
+    done = subprocess.run(
+        [sys.executable, "-c", f"import json, sys; from hubdeploy.cli import build_parser; {probe}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names: list[str] = json.loads(done.stdout)
+    return names
+
+
+def test_a_call_naming_its_command_imports_that_commands_module_alone() -> None:
+    # start-up counts in every CI step and in the build benchmark (bench/build.py times `hubdeploy build`)
+    assert imported_commands("build_parser(['--debug', 'deploy-check', '--env', 'dev'])") == [
+        "hubdeploy.commands.deploy_check"
+    ]
+
+
+def test_no_command_or_an_unknown_one_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from hubdeploy.cli import COMMANDS
+
+    assert len(imported_commands("build_parser(['--help'])")) == len(COMMANDS)
+    assert len(imported_commands("build_parser(['biuld'])")) == len(COMMANDS)
+    with pytest.raises(SystemExit):
+        main(["biuld"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'biuld'" in err
+    assert all(f"'{name.replace('_', '-')}'" in err for name in COMMANDS)
