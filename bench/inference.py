@@ -21,20 +21,20 @@ on this 2-core machine shared with other processes a second thread would measure
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from bench import cost, peaks
+from bench.environment import environment
 from bench.outputs import Comparison, Scores, compare, require_same, top_label
 from bench.results import Result
 from bench.standin import trained_base_standin
@@ -161,21 +161,6 @@ def bert_flops(token_counts: list[int], *, hidden: int, ffn: int, layers: int) -
     return total
 
 
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Set environment variables for a block (model_fn reads its settings from them), then restore them."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def seed_handler(model_dir: Path) -> Classify:
     """The seed's handler: a text-classification pipeline returning every label's score, one text at a time."""
     from transformers import pipeline
@@ -194,7 +179,7 @@ def serving_handler(inference: ModuleType, model_dir: Path, *, precision: str) -
     Raises:
         ArtifactError: int8 was asked for and model_fn returned a model without quantized Linear layers.
     """
-    with _environment(HUBDEPLOY_PRECISION=precision, HUBDEPLOY_NUM_THREADS=str(THREADS)):
+    with environment(HUBDEPLOY_PRECISION=precision, HUBDEPLOY_NUM_THREADS=str(THREADS)):
         classifier = inference.model_fn(str(model_dir))
     if precision == "int8" and not _is_quantized(classifier.model):
         raise ArtifactError(

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.environment import environment
 from bench.inference import bert_flops, financial_sentences, load_inference_module
 from bench.request_limits import MEASUREMENT_PATH, family_of, load_table
 from bench.results import Result
@@ -81,35 +82,26 @@ def measure(
     cpu_per_sequence: dict[str, list[float]] = {}
     model_tokens = 0
     ratio = 0.0
-    saved = {name: os.environ.get(name) for name in ("HUBDEPLOY_NUM_THREADS", "SAGEMAKER_MODEL_SERVER_WORKERS")}
-    try:
-        os.environ.pop("SAGEMAKER_MODEL_SERVER_WORKERS", None)
+    with environment(SAGEMAKER_MODEL_SERVER_WORKERS=None):  # threads from HUBDEPLOY_NUM_THREADS alone
         for count in threads:
-            os.environ["HUBDEPLOY_NUM_THREADS"] = str(count)
-            classifier = inference.model_fn(str(model_dir))
-            model_tokens = classifier.max_length
-            lengths = [len(ids) for ids in classifier.tokenizer(texts, truncation=False)["input_ids"]]
-            if min(lengths) <= model_tokens:
-                raise ValueError(f"{n_chars} characters make only {min(lengths)} tokens: nothing is truncated")
-            ratio = ratio or chars_per_token(classifier.tokenizer)
-            inference.predict_fn({"inputs": texts[:1]}, classifier)  # warm-up: allocator, kernels
-            samples, cpu = [], []
-            for _ in range(rounds):
-                started, cpu_started = time.perf_counter(), time.process_time()
-                answer = inference.output_fn(
-                    inference.predict_fn(inference.input_fn(body, "application/json"), classifier), "application/json"
-                )
-                samples.append((time.perf_counter() - started) / n_texts)
-                cpu.append((time.process_time() - cpu_started) / n_texts)
-                assert len(json.loads(answer)) == n_texts
-            per_sequence[str(count)] = samples
-            cpu_per_sequence[str(count)] = cpu
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+            with environment(HUBDEPLOY_NUM_THREADS=str(count)):
+                classifier = inference.model_fn(str(model_dir))
+                model_tokens = classifier.max_length
+                lengths = [len(ids) for ids in classifier.tokenizer(texts, truncation=False)["input_ids"]]
+                if min(lengths) <= model_tokens:
+                    raise ValueError(f"{n_chars} characters make only {min(lengths)} tokens: nothing is truncated")
+                ratio = ratio or chars_per_token(classifier.tokenizer)
+                inference.predict_fn({"inputs": texts[:1]}, classifier)  # warm-up: allocator, kernels
+                samples, cpu = [], []
+                for _ in range(rounds):
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    data = inference.input_fn(body, "application/json")
+                    answer = inference.output_fn(inference.predict_fn(data, classifier), "application/json")
+                    samples.append((time.perf_counter() - started) / n_texts)
+                    cpu.append((time.process_time() - cpu_started) / n_texts)
+                    assert len(json.loads(answer)) == n_texts
+                per_sequence[str(count)] = samples
+                cpu_per_sequence[str(count)] = cpu
     config = classifier.model.config
     flops = bert_flops(
         [model_tokens], hidden=config.hidden_size, ffn=config.intermediate_size, layers=config.num_hidden_layers
