@@ -64,6 +64,15 @@ class Served:
         }
 
 
+@dataclass(frozen=True)
+class FailedLoad:
+    """An artifact (its model data URL and digest) that failed to load for an endpoint, and SageMaker's error."""
+
+    url: str
+    sha256: str
+    fault: RuntimeFault
+
+
 def model_error(endpoint: str, region: str, account_id: str, status: int, message: str) -> RuntimeFault:
     """SageMaker's wrapping of a container's non-200 answer."""
     kind = "client" if 400 <= status < 500 else "server"
@@ -102,7 +111,7 @@ class LocalRuntime:
         self.resolve_ttl = resolve_ttl
         self._served: dict[str, Served] = {}
         self._checked: dict[str, float] = {}
-        self._failed: dict[str, tuple[str, RuntimeFault]] = {}  # endpoint -> (artifact url+digest, fault)
+        self._failed: dict[str, FailedLoad] = {}  # endpoint -> the artifact that last failed to load there
         self._load_lock = threading.Lock()
         self._resolving = threading.Lock()
         self._count_lock = threading.Lock()
@@ -162,7 +171,7 @@ class LocalRuntime:
         name, url = deployment.endpoint_name, deployment.model_data_url
         failed = self._failed.get(name)
         with self._count_lock:
-            if self._loading.get(name) == url or (failed and failed[0].startswith(f"{url}@")):
+            if self._loading.get(name) == url or (failed and failed.url == url):
                 return  # already loading it, or it failed to load: the old model keeps serving
             self._loading[name] = url
         threading.Thread(target=self._swap_in, args=(deployment,), name=f"load {name}", daemon=True).start()
@@ -212,10 +221,9 @@ class LocalRuntime:
             sha256, source = expected_sha256(self.s3, deployment)
         except DeploymentFault as exc:
             raise model_error(name, self.region, self.account_id, 500, exc.message) from None
-        attempt = f"{deployment.model_data_url}@{sha256}"
         failed = self._failed.get(name)
-        if failed and failed[0] == attempt and not force:
-            raise failed[1]  # the same broken artifact: do not download and load it again on every call
+        if failed and (failed.url, failed.sha256) == (deployment.model_data_url, sha256) and not force:
+            raise failed.fault  # the same broken artifact: do not download and load it again on every call
         log.info("runtime: endpoint %s serves %s (sha256 %s)", name, deployment.model_data_url, sha256[:12])
         try:
             model_dir = fetch_model_artifact(
@@ -224,11 +232,11 @@ class LocalRuntime:
             model = ToolkitModel(model_dir, environment=deployment.environment, name=deployment.model_name)
         except ArtifactError as exc:
             fault = model_error(name, self.region, self.account_id, 500, exc.message)
-            self._failed[name] = (attempt, fault)
+            self._failed[name] = FailedLoad(deployment.model_data_url, sha256, fault)
             raise fault from None
         except ModelLoadError as exc:
             fault = model_error(name, self.region, self.account_id, 500, f"model failed to load: {exc}")
-            self._failed[name] = (attempt, fault)
+            self._failed[name] = FailedLoad(deployment.model_data_url, sha256, fault)
             raise fault from None
         self._failed.pop(name, None)
         return Served(deployment=deployment, sha256=sha256, digest_source=source, model=model, loaded_at=time.time())
@@ -255,7 +263,7 @@ class LocalRuntime:
         return {
             "default_endpoint": self.default_endpoint,
             "endpoints": {name: s.describe() for name, s in list(self._served.items())},
-            "failed": {name: f[1].message for name, f in self._failed.items()},
+            "failed": {name: f.fault.message for name, f in self._failed.items()},
             "loading": loading,
             "answered": answered,
         }
