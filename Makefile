@@ -21,7 +21,8 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 WHEELS_DIR ?= /opt/wheels
 PIP_TORCH_FLAGS := $(if $(wildcard $(WHEELS_DIR)/torch-*.whl),--find-links $(WHEELS_DIR),) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
-PYTEST_ARGS ?=
+# The 25 slowest tests end every run: where the 20-minute budget goes, on the machine that ran it.
+PYTEST_ARGS ?= --durations=25
 # Two pytest workers: a Terraform test keeps about 1.2 of the 2 cores busy (terraform, the provider, moto), so a
 # second one fills the gap. --dist loadfile keeps each test file on one worker, in order: a file's tests share
 # one deployment. TEST_WORKERS=0 runs everything in this process.
