@@ -425,18 +425,16 @@ def results(m: Measurement, instance: cost.Instance, *, model: str) -> list[Resu
             "inference_fraction_of_matmul_peak",
             fp32_achieved / m.fp32_peak_flops,
             "fraction",
-            baseline=m.fp32_peak_flops / 1e9,
             note=f"fp32, best round: {fp32_achieved / 1e9:.1f} GFLOP/s (useful FLOPs) vs fp32 {peaks.SIZE}^3 "
-            f"torch.matmul {m.fp32_peak_flops / 1e9:.1f} GFLOP/s (baseline column), {m.threads} thread(s)",
+            f"torch.matmul {m.fp32_peak_flops / 1e9:.1f} GFLOP/s, {m.threads} thread(s)",
         ),
         Result(
             "inference_int8_fraction_of_int8_matmul_peak",
             int8_achieved / m.int8_peak_ops,
             "fraction",
-            baseline=m.int8_peak_ops / 1e9,
             note=f"int8, best round: {int8_achieved / 1e9:.1f} G op/s (useful operations; attention and softmax "
             f"stay fp32) vs a dynamically quantized {peaks.SIZE}x{peaks.SIZE} Linear on {peaks.SIZE} rows "
-            f"{m.int8_peak_ops / 1e9:.1f} G op/s (baseline column; {m.quantized_engine} engine), "
+            f"{m.int8_peak_ops / 1e9:.1f} G op/s ({m.quantized_engine} engine), "
             f"{m.threads} thread(s)",
         ),
         Result(
