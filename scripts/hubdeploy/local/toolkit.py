@@ -28,7 +28,7 @@ import struct
 import sys
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,10 +41,6 @@ HANDLER_SERVICE = "sagemaker_huggingface_inference_toolkit.handler_service"
 # The toolkit's MMS config sets `decode_input_request=false`, which MMS hands its workers as this variable:
 # bodies reach the handler as raw bytes. SageMaker gives the model no way to change it.
 SERVER_ENV = {"MMS_DECODE_INPUT_REQUEST": "false"}
-# The process's own values (None: unset) of the variables the current model's container environment replaced.
-_REPLACED: dict[str, str | None] = {}
-_CURRENT: list[ToolkitModel] = []  # the model whose container environment is this process's, if any
-_ENV_LOCK = threading.Lock()
 _CODE_DIRS: set[str] = set()  # `code` folders the toolkit put on sys.path
 
 
@@ -129,23 +125,33 @@ def decode_reply(frame: bytes, *, accept: str | None) -> ModelResponse:
 
 
 # --- one model per process, as in the container ------------------------------------------------------------
-def _apply_container_env(environment: dict[str, str]) -> None:
-    """Make the model's container environment this process's (one model is served at a time)."""
-    _restore_process_env()
-    for name, value in environment.items():
-        _REPLACED[name] = os.environ.get(name)
-        os.environ[name] = value
+@dataclass
+class _ContainerEnv:
+    """Whose container environment is this process's, and what it replaced."""
 
+    owner: ToolkitModel | None = None  # the loaded model it belongs to (None: none, or its load failed)
+    replaced: dict[str, str | None] = field(default_factory=dict)  # the process's own values; None: unset
 
-def _restore_process_env() -> None:
-    """Give back the process's own values of what the last container environment set (the host's, not a model's)."""
-    for name, value in _REPLACED.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
+    def apply(self, environment: dict[str, str]) -> None:
+        """Make a model's container environment this process's (one model is served at a time)."""
+        self.restore()
+        for name, value in environment.items():
+            self.replaced[name] = os.environ.get(name)
             os.environ[name] = value
-    _REPLACED.clear()
-    _CURRENT.clear()
+
+    def restore(self) -> None:
+        """Give back the process's own values of what the last container environment set."""
+        for name, value in self.replaced.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self.replaced.clear()
+        self.owner = None
+
+
+_CONTAINER_ENV = _ContainerEnv()
+_ENV_LOCK = threading.Lock()
 
 
 def _forget_user_module(module_name: str) -> None:
@@ -223,14 +229,14 @@ class ToolkitModel:
         self.user_module: ModuleType | None = None
         with _ENV_LOCK:
             env = {"SAGEMAKER_PROGRAM": DEFAULT_PROGRAM, **environment, **SERVER_ENV}
-            _apply_container_env(env)
+            _CONTAINER_ENV.apply(env)
             module_name = env["SAGEMAKER_PROGRAM"].removesuffix(".py")
             _forget_user_module(module_name)
             _CODE_DIRS.add(str(model_dir / "code"))
             try:
                 self.service = _load_service(model_dir, name, module_name)
                 self.user_module = sys.modules.get(module_name)
-                _CURRENT.append(self)
+                _CONTAINER_ENV.owner = self
             finally:
                 # The handler keeps its own references to the user functions: leave no module named
                 # `inference` (nor its code folder on sys.path) for the next importer in this process.
@@ -242,8 +248,8 @@ class ToolkitModel:
         (a later model replaces it anyway; a caller serving one model in a longer process, like the PR evaluation,
         must not leave e.g. HUBDEPLOY_PRECISION=int8 behind for whatever runs next)."""
         with _ENV_LOCK:
-            if _CURRENT and _CURRENT[0] is self:
-                _restore_process_env()
+            if _CONTAINER_ENV.owner is self:
+                _CONTAINER_ENV.restore()
 
     def __enter__(self) -> ToolkitModel:
         return self
