@@ -165,6 +165,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             problems.append(problem)
     if problems:
         raise pytest.UsageError("markers do not match what these tests do:\n  " + "\n  ".join(problems))
+    items[:] = longest_first(items)  # deselection (-m, -k) later keeps this order
+
+
+# -- The longest files start first ------------------------------------------------------------------------------------
+# `make test` hands whole files to two workers (--dist loadfile --no-loadscope-reorder) in collection order: a long
+# file collected last keeps one worker busy while the other idles. These files (the longest in `--durations` of a
+# fresh-clone run, longest first) are moved to the front; the rest keep their order. Tests inside a file never move.
+LONGEST_FILES: tuple[str, ...] = (
+    "tests/workflows/test_recovery_drift.py",
+    "tests/workflows/test_gitops_loop.py",
+    "tests/local/test_e2e.py",
+    "tests/gitops/test_pipeline.py",
+    "tests/infra/test_iam_proof.py",
+    "tests/gitops/test_drift.py",
+    "tests/gitops/test_plans.py",
+    "tests/terraform/test_prod_lifecycle.py",
+    "tests/terraform/test_dev_lifecycle.py",
+)
+
+
+def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """`items` with those of LONGEST_FILES first (in that order), every file's tests still together and in order."""
+    rank = {path: i for i, path in enumerate(LONGEST_FILES)}
+    position = {id(item): i for i, item in enumerate(items)}
+    return sorted(items, key=lambda item: (rank.get(item.nodeid.split("::", 1)[0], len(rank)), position[id(item)]))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -30,9 +30,9 @@ from hubdeploy.infra.emulator.process import Emulator
 from hubdeploy.infra.naming import state_bucket_name
 from hubdeploy.settings import Settings
 
-# In the long tier (`make test-workflows`): tests/workflows and tests/gitops/test_review.py now cover this path in
-# `make test`; these CLI-level checks (a tampered plan folder, the destroy plan's warnings) stay runnable here.
-pytestmark = [pytest.mark.terraform, pytest.mark.long]
+# tests/workflows runs this path through the workflow files; these are the CLI-level checks a workflow run does not
+# show (a tampered plan folder, the destroy plan's warnings, a partial apply made by hand).
+pytestmark = pytest.mark.terraform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMIT = "f" * 40  # the commit on main the PR became (GITHUB_SHA of the deploy)

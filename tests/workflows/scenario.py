@@ -32,5 +32,12 @@ def endpoint_config(world: World, env: str = "dev") -> str:
     return str(described["EndpointConfigName"])
 
 
+def endpoint_configs(world: World) -> dict[str, str]:
+    """Each env's endpoint configuration, for the envs that have an endpoint."""
+    sagemaker = aws.client("sagemaker", world.settings())
+    names = {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}
+    return {env: endpoint_config(world, env) for env in ("dev", "staging", "prod") if f"hubdeploy-{env}" in names}
+
+
 def lock_files(world: World) -> list[str]:
     return [key for key in world.s3_keys(world.state_bucket) if key.endswith(".tflock")]

@@ -1,7 +1,7 @@
 """The workflows when things go wrong or move on: two merges back to back through the merge queue, drift made
 outside Terraform, an apply that fails half-way and its re-run, a smoke failure and its rollback, the destroy.
-Run from the real workflow files by act against the emulator and the fake GitHub (dev only). Marker `long`
-(`make test-workflows`)."""
+Run from the real workflow files by act against the emulator and the fake GitHub. Only dev is pinned: staging
+and prod are skipped as in a fresh fork (three envs in a row: test_gitops_loop.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hubdeploy.infra import aws
 from .conftest import PLAN_ROLE, SCENARIO_MIN_ACCURACY, World, scenario_gates
 from .scenario import endpoint_config, hold
 
-pytestmark = [pytest.mark.terraform, pytest.mark.long, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1800)]
 
 
 def pin_pr_merge_deploy(world: World, revision: str, *, title: str) -> tuple[int, object]:
@@ -41,6 +41,7 @@ def test_two_queued_merges_deploy_in_order_each_as_the_queue_tested_it(world: Wo
         run = world.run("merge_group", queue, workflow="pr.yml")
         assert run.returncode == 0, run.output[-5000:]
         assert run.job("hubdeploy result") == "succeeded"
+        assert "staging: not pinned yet: skipping" in run.output, "an unpinned env is skipped, not failed"
         status = world.github.latest_status(merged, "hubdeploy/plan (dev)")
         assert status and status["state"] == "success", "the plan is recorded on the commit the queue tested"
         assert world.github.comments.get(number) is None, "the queue does not comment"
@@ -51,6 +52,7 @@ def test_two_queued_merges_deploy_in_order_each_as_the_queue_tested_it(world: Wo
     # can have accepted it) and B found nothing left: both deployed, neither replaced the other
     assert first.returncode == 0, first.output[-5000:]
     assert first.job("deploy dev") == "succeeded"
+    assert first.job("deploy staging") is None and first.job("deploy prod") is None
     assert world.github.latest_status(world.prs[a]["head"], "hubdeploy/plan (dev)") is None
     record = json.loads((first.artifacts / "deploy-dev" / "deploy-record.json").read_text())
     assert record["commit"] == merged_a
