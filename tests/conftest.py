@@ -188,8 +188,8 @@ LONGEST_FILES: tuple[str, ...] = (
 def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
     """`items` with those of LONGEST_FILES first (in that order), every file's tests still together and in order."""
     rank = {path: i for i, path in enumerate(LONGEST_FILES)}
-    position = {id(item): i for i, item in enumerate(items)}
-    return sorted(items, key=lambda item: (rank.get(item.nodeid.split("::", 1)[0], len(rank)), position[id(item)]))
+    # sorted() is stable: items of the same rank (one file, or all the other files) keep their order
+    return sorted(items, key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @pytest.hookimpl(wrapper=True)
