@@ -7,6 +7,7 @@ import json
 import subprocess
 import urllib.request
 
+from hubdeploy.envs import ENVIRONMENTS
 from hubdeploy.infra import aws
 
 from .conftest import World
@@ -36,7 +37,7 @@ def endpoint_configs(world: World) -> dict[str, str]:
     """Each env's endpoint configuration, for the envs that have an endpoint."""
     sagemaker = aws.client("sagemaker", world.settings())
     names = {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}
-    return {env: endpoint_config(world, env) for env in ("dev", "staging", "prod") if f"hubdeploy-{env}" in names}
+    return {env: endpoint_config(world, env) for env in ENVIRONMENTS if f"hubdeploy-{env}" in names}
 
 
 def lock_files(world: World) -> list[str]:

@@ -19,7 +19,7 @@ import signal
 
 import pytest
 
-from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ModelPin
+from hubdeploy.envs import DEFAULT_HUB_MODEL_ID, ENVIRONMENTS, ModelPin
 
 from .act import stop, wait_for
 from .conftest import APPLY_ROLE, PLAN_ROLE, PROD_APPLY_ROLE, World
@@ -27,7 +27,7 @@ from .scenario import endpoint_configs, lock_files, terraform_running
 
 pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1800)]
 
-ENVS = ("dev", "staging", "prod")
+ENVS = ENVIRONMENTS  # promotion order: the deploy runs them in turn
 
 
 def test_a_push_that_cancels_a_running_plan_leaves_no_state_lock(world: World) -> None:

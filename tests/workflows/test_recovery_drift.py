@@ -2,7 +2,7 @@
 outside Terraform, an apply that fails half-way and its re-run, a smoke failure and its rollback, the destroy.
 Run from the real workflow files by act against the emulator and the fake GitHub. Only dev is pinned: staging
 and prod are skipped as in a fresh fork (three envs in a row: test_gitops_loop.py). Marker `long` (`make
-test-workflows`): with it, `make test` would take 22 minutes on a fresh clone here, over its 20."""
+test-workflows`): the README's "What the tests prove" says what `make test` took with it."""
 
 from __future__ import annotations
 
