@@ -3,7 +3,7 @@
 A plan folder holds
 - `tfplan`: the binary plan (applied by `hubdeploy apply`; it holds secrets in clear, so CI never
   uploads it as an artifact: the deploy job re-plans and proves by the hash that it is the same plan),
-- `plan.txt`: `terraform show -no-color` of it (Terraform masks sensitive values there),
+- `plan.txt`: `terraform show -no-color` of it (Terraform masks sensitive values there; `plantext`),
 - `summary.json`: counts, model table, warnings (sensitive values masked), plan hash, per-change digests
   (`planhash.change_record`: digests only, no value), env, commit,
 and, in the deploy job, `accepted.json` (what deploy-check accepted the plan as) and `deploy-record.json`
@@ -28,10 +28,10 @@ from hubdeploy.gitops.comment import CommentInput, render_job_summary
 from hubdeploy.gitops.github import GitHubClient
 from hubdeploy.gitops.planhash import ChangeRecord, change_record, plan_hash
 from hubdeploy.gitops.plansummary import PlanSummary, summarize
+from hubdeploy.gitops.plantext import plan_text
 from hubdeploy.gitops.review import event_head
 from hubdeploy.infra import envroot
 from hubdeploy.infra.envroot import PLAN_FILE
-from hubdeploy.infra.tfcli import run_terraform
 from hubdeploy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def write_plan_folder(
         refresh_only=refresh_only,
     )
     doc = envroot.show_json(root, planned.path)
-    text = run_terraform(["show", "-no-color", str(planned.path)], cwd=root.path, env=root.tf_env).stdout
+    text = plan_text(doc, planned.path, cwd=root.path, env=root.tf_env, destroy=destroy, refresh_only=refresh_only)
     summary = summarize(doc)
     if summary.model:  # licence, weights format, files changed: from the facts recorded with the pins
         summary.model.update(supplychain.rows(summary.model, supplychain.known_facts(root.repo_root, root.env)))
