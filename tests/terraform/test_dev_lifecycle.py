@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,13 @@ def test_state_lives_under_the_env_key_given_by_the_runner(deployment: Deploymen
     assert deployment.root.tf_env["TF_DATA_DIR"] == str(data_dir)
     backend = json.loads((data_dir / "terraform.tfstate").read_text())["backend"]["config"]
     assert (backend["bucket"], backend["key"]) == (stack.state_bucket, "envs/dev/terraform.tfstate")
+    # what `initialised` reads to spare an outputs-only command a second init (tests/infra/test_init_reuse.py)
+    root = deployment.root
+    assert envroot.initialised(root, state_bucket=stack.state_bucket, region="us-east-1")
+    assert not envroot.initialised(root, state_bucket=stack.state_bucket, region="eu-west-1")
+    assert not envroot.initialised(root, state_bucket="hubdeploy-tfstate-other", region="us-east-1")
+    restarted = replace(root, endpoint_url="http://127.0.0.1:1")  # an emulator restarted on another port
+    assert not envroot.initialised(restarted, state_bucket=stack.state_bucket, region="us-east-1")
 
 
 def test_outputs_follow_the_contract(deployment: Deployment):

@@ -207,6 +207,20 @@ def init(root: EnvRoot, *, state_bucket: str, region: str, upgrade: bool = False
     run_terraform(args, cwd=root.path, env=root.tf_env)
 
 
+def initialised(root: EnvRoot, *, state_bucket: str, region: str) -> bool:
+    """Whether `root`'s data dir is already initialised as `init` would initialise it: the backend terraform recorded
+    there (`<TF_DATA_DIR>/terraform.tfstate`) is S3 with this bucket, region and the env's key, and, emulated, the
+    emulator's URL (a restarted emulator listens on another port)."""
+    try:
+        backend = json.loads((root.data_dir / "terraform.tfstate").read_text())["backend"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    config = backend.get("config") or {}
+    wanted = {"bucket": state_bucket, "region": region, "key": state_key(root.env)}
+    same_endpoint = root.endpoint_url is None or (config.get("endpoints") or {}).get("s3") == root.endpoint_url
+    return backend.get("type") == "s3" and same_endpoint and all(config.get(k) == v for k, v in wanted.items())
+
+
 def _var_args(root: EnvRoot, variables: Mapping[str, Any] | None) -> list[str]:
     """-var-file/-var flags of a plan, later ones winning: env values, identity, emulator, `variables`."""
     args = [f"-var-file={path}" for path in env_var_files(root.env_dir, root.env)]
@@ -366,8 +380,13 @@ def resource_changes(plan_doc: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     return changes
 
 
-def open_root(settings: Settings, env: str, *, workdir: Path | None = None, initialise: bool = True) -> EnvRoot:
-    """The env root, initialised against the state bucket (the emulator's when AWS_ENDPOINT_URL is set)."""
+def open_root(
+    settings: Settings, env: str, *, workdir: Path | None = None, initialise: bool = True, reuse_init: bool = False
+) -> EnvRoot:
+    """The env root, initialised against the state bucket (the emulator's when AWS_ENDPOINT_URL is set).
+
+    `reuse_init`: no `terraform init` when the data dir already is (`initialised`), as after the job's plan step:
+    for commands that only read the state (outputs). An init loads the AWS provider: about 1.8 CPU-s."""
     check_env(env)
     emulated = settings.aws_endpoint_url
     if emulated and workdir is None:
@@ -380,14 +399,15 @@ def open_root(settings: Settings, env: str, *, workdir: Path | None = None, init
         from hubdeploy.infra import aws, naming
 
         bucket = naming.state_bucket_name(settings, aws.account_id(settings))
-        init(root, state_bucket=bucket, region=settings.aws_region)
+        if not (reuse_init and initialised(root, state_bucket=bucket, region=settings.aws_region)):
+            init(root, state_bucket=bucket, region=settings.aws_region)
     return root
 
 
 def read_outputs(settings: Settings, env: str, outputs_json: Path | None) -> dict[str, Any]:
     """`terraform output -json` values of `env` (unwrapped), or those saved in `outputs_json`."""
     if outputs_json is None:
-        return output_json(open_root(settings, env))
+        return output_json(open_root(settings, env, reuse_init=True))
     try:
         raw = json.loads(outputs_json.read_text())
     except (OSError, json.JSONDecodeError) as exc:
