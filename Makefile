@@ -35,7 +35,7 @@ TEST_WORKERS ?= 2
 DLC_PACKAGES := transformers==4.51.3 tokenizers==0.21.1 huggingface_hub==0.30.2
 PY_DIRS := scripts tests lambda model bench
 
-.PHONY: help demo test test-workflows lint fmt bench venv cli serve clean
+.PHONY: help demo test lint fmt bench venv cli serve clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -81,11 +81,8 @@ serve: $(CLI_STAMP) $(SERVE_STAMP) ## .venv with the CLI, torch and the serving 
 demo: $(STAMP) ## run the whole pipeline locally: pin -> build -> publish -> apply -> serve -> answer
 	@$(VENV)/bin/hubdeploy local up --env dev
 
-test: $(STAMP) ## run every test (unit, terraform against moto, the workflow files through act, end to end) but the long tier
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not long" $(PYTEST_ARGS)
-
-test-workflows: $(STAMP) ## the long tier: act (merge queue, drift, failed apply, failed evaluation, rollback, destroy), the CLI pipeline
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m long $(PYTEST_ARGS)
+test: $(STAMP) ## run every test: unit, terraform against moto, the workflow files through act, end to end
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy, terraform fmt, checkov, parliament (IAM policies), actionlint, zizmor
 	$(VENV)/bin/ruff check $(PY_DIRS)

@@ -31,9 +31,8 @@ from hubdeploy.infra.naming import state_bucket_name
 from hubdeploy.settings import Settings
 
 # tests/workflows runs this path through the workflow files; these are the CLI-level checks a workflow run does not
-# show (a tampered plan folder, the destroy plan's warnings, a partial apply made by hand). In the long tier
-# (`make test-workflows`) with tests/workflows/test_recovery_drift.py.
-pytestmark = [pytest.mark.terraform, pytest.mark.long]
+# show (a tampered plan folder, the destroy plan's warnings, a partial apply made by hand).
+pytestmark = pytest.mark.terraform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMIT = "f" * 40  # the commit on main the PR became (GITHUB_SHA of the deploy)

@@ -7,8 +7,7 @@ in order, as a project's history does.
 
 The scenarios where things go wrong or move on (the merge queue and two merges back to back, drift, a failed
 apply and its re-run, a failed evaluation, a smoke failure and its rollback, the destroy itself; dev alone, so
-the unpinned staging and prod are skipped as in a fresh fork) are in test_recovery_drift.py, in the long tier
-(`make test-workflows`).
+the unpinned staging and prod are skipped as in a fresh fork) are in test_recovery_drift.py.
 """
 
 from __future__ import annotations

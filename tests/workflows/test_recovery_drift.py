@@ -1,8 +1,7 @@
 """The workflows when things go wrong or move on: two merges back to back through the merge queue, drift made
 outside Terraform, an apply that fails half-way and its re-run, a smoke failure and its rollback, the destroy.
 Run from the real workflow files by act against the emulator and the fake GitHub. Only dev is pinned: staging
-and prod are skipped as in a fresh fork (three envs in a row: test_gitops_loop.py). Marker `long` (`make
-test-workflows`): the README's "What the tests prove" says what `make test` took with it."""
+and prod are skipped as in a fresh fork (three envs in a row: test_gitops_loop.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from hubdeploy.infra import aws
 from .conftest import PLAN_ROLE, SCENARIO_MIN_ACCURACY, World, scenario_gates
 from .scenario import endpoint_config, hold
 
-pytestmark = [pytest.mark.terraform, pytest.mark.long, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1800)]
 
 
 def pin_pr_merge_deploy(world: World, revision: str, *, title: str) -> tuple[int, object]:
