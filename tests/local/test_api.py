@@ -4,6 +4,7 @@ and the repo's Lambda handler answering through the local runtime."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,3 +214,28 @@ def test_a_handler_that_raises_or_answers_garbage_is_502(tmp_path: Path) -> None
     for body in (b"raise", b"garbage"):
         resp = api.handle("POST", "/sentiment", [], body)
         assert (resp.status, json.loads(resp.body)) == (502, {"message": "Internal server error"})
+
+
+@pytest.mark.unit
+def test_the_functions_environment_lasts_its_life_and_the_processs_own_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the process's own ENDPOINT_NAME, and no FUNCTION_ONLY
+    monkeypatch.setenv("ENDPOINT_NAME", "the-process-own")
+    monkeypatch.delenv("FUNCTION_ONLY", raising=False)
+    code = tmp_path / "fn"
+    code.mkdir()
+    handler = "import os\ndef handler(event, context):\n    return os.environ['ENDPOINT_NAME']\n"
+    (code / "handler.py").write_text(handler)
+    # when a function is loaded, it sees its own environment for as long as it lives
+    first = LambdaFunction(code, environment={"ENDPOINT_NAME": "first", "FUNCTION_ONLY": "1"})
+    assert first.invoke({}) == "first" and os.environ["FUNCTION_ONLY"] == "1"
+    # and the next one (a redeploy) starts from the process's values, not the previous function's
+    second = LambdaFunction(code, environment={"ENDPOINT_NAME": "second"})
+    assert second.invoke({}) == "second" and "FUNCTION_ONLY" not in os.environ
+    first.close()  # no longer the loaded function: closing it changes nothing
+    assert os.environ["ENDPOINT_NAME"] == "second"
+    # then closing the gateway in front of it gives the process its own values back
+    api = LocalApi(ApiConfig(stage="v1", routes=[Route("/sentiment", "POST")], function=second)).start()
+    api.stop()
+    assert os.environ["ENDPOINT_NAME"] == "the-process-own" and "FUNCTION_ONLY" not in os.environ

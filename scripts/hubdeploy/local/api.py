@@ -309,3 +309,4 @@ class LocalApi:
         if self._server:
             self._server.stop()
             self._server = None
+        self.config.function.close()  # the function's environment is not the process's after the gateway

@@ -2,7 +2,9 @@
 
 The runtime puts the unpacked zip (`/var/task`) first on sys.path, sets the function's environment,
 imports the module of `Handler` ("handler.handler" -> module `handler`, function `handler`) once (cold
-start), then calls it per event with a context object.
+start), then calls it per event with a context object. The environment is the process's here: it stays set for
+the function's life (the handler reads it again at its first invoke, when it creates its client) and the process's
+own values come back when the next function is loaded or this one is closed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,28 @@ from hubdeploy.errors import ArtifactError, LocalStackError
 log = logging.getLogger(__name__)
 _LOADED_DIRS: set[str] = set()
 _IMPORT_LOCK = threading.Lock()
+# The process's own values of what the loaded function's environment set (None: it was unset), and whose they are.
+_REPLACED: dict[str, str | None] = {}
+_ENV_OWNER: list[LambdaFunction] = []
+
+
+def _set_environment(owner: LambdaFunction, environment: dict[str, str]) -> None:
+    """Make `environment` the process's for `owner`, after giving back what the previous function's set."""
+    _restore_environment()
+    for name, value in environment.items():
+        _REPLACED[name] = os.environ.get(name)
+        os.environ[name] = value
+    _ENV_OWNER.append(owner)
+
+
+def _restore_environment() -> None:
+    for name, value in _REPLACED.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _REPLACED.clear()
+    _ENV_OWNER.clear()
 
 
 @dataclass
@@ -110,7 +134,7 @@ class LambdaFunction:
 
     def _import(self, module_name: str, func_name: str, environment: dict[str, str]) -> Callable[..., Any]:
         with _IMPORT_LOCK:
-            os.environ.update(environment)
+            _set_environment(self, environment)
             for name, module in list(sys.modules.items()):
                 origin = getattr(module, "__file__", None) or ""
                 if any(origin.startswith(d + os.sep) for d in _LOADED_DIRS):
@@ -131,6 +155,12 @@ class LambdaFunction:
                 ) from exc
         log.info("api: Lambda %s loaded from %s", self.function_name, self.code_dir)
         return func
+
+    def close(self) -> None:
+        """Give the process back its own values of this function's environment (no-op once another is loaded)."""
+        with _IMPORT_LOCK:
+            if self in _ENV_OWNER:
+                _restore_environment()
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Call the handler with a fresh context (exceptions propagate: the caller maps them to 502)."""
