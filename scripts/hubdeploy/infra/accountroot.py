@@ -24,8 +24,8 @@ from pathlib import Path
 
 from hubdeploy.errors import TerraformError, UsageError
 from hubdeploy.infra.emulator.override import EMULATED_ACCOUNT_ID, OVERRIDE_FILE, WORKDIR_MARKER, write_override
-from hubdeploy.infra.envroot import COPY_IGNORE, error_diagnostics
-from hubdeploy.infra.tfcli import run_terraform, terraform_env
+from hubdeploy.infra.envroot import COPY_IGNORE
+from hubdeploy.infra.tfcli import error_diagnostics, run_terraform, terraform_env
 
 log = logging.getLogger(__name__)
 

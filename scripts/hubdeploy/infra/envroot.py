@@ -26,8 +26,7 @@ Typical use (CI, the local stack, tests)::
     outputs = envroot.output_json(root)         # {"api_url": ..., "endpoint_name": ..., ...}
     envroot.destroy(root)
 
-Every call goes through `hubdeploy.infra.tfcli.run_terraform` with the generated CLI config (offline
-provider mirror when the machine has one).
+Every call goes through `hubdeploy.infra.tfcli.run_terraform` with the generated CLI config (offline mirror if any).
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ from hubdeploy.infra.emulator.override import (
 )
 from hubdeploy.infra.envvalues import artifacts_hint, env_var_files
 from hubdeploy.infra.naming import stack_name, state_key
-from hubdeploy.infra.tfcli import run_terraform, terraform_env
+from hubdeploy.infra.tfcli import error_diagnostics, run_terraform, terraform_env
 
 if TYPE_CHECKING:
     from hubdeploy.settings import Settings
@@ -208,9 +207,8 @@ def init(root: EnvRoot, *, state_bucket: str, region: str, upgrade: bool = False
 
 
 def initialised(root: EnvRoot, *, state_bucket: str, region: str) -> bool:
-    """Whether `root`'s data dir is already initialised as `init` would initialise it: the backend terraform recorded
-    there (`<TF_DATA_DIR>/terraform.tfstate`) is S3 with this bucket, region and the env's key, and, emulated, the
-    emulator's URL (a restarted emulator listens on another port)."""
+    """Whether `root`'s data dir is initialised as `init` would do it: the backend recorded in `<TF_DATA_DIR>/
+    terraform.tfstate` has this bucket, region, key and (emulated) URL: a restarted emulator has another port."""
     try:
         backend = json.loads((root.data_dir / "terraform.tfstate").read_text())["backend"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -316,22 +314,6 @@ def observed_instance_count(root: EnvRoot) -> int | None:
     return int(count) if count else None
 
 
-def error_diagnostics(json_lines: str) -> list[str]:
-    """`summary: detail` of every error diagnostic in `terraform ... -json` output, one line each."""
-    errors = []
-    for line in json_lines.splitlines():
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        diagnostic = message.get("diagnostic") if isinstance(message, dict) else None
-        if message.get("type") == "diagnostic" and diagnostic and diagnostic.get("severity") == "error":
-            detail = " ".join(str(diagnostic.get("detail", "")).split())
-            address = f" ({diagnostic['address']})" if diagnostic.get("address") else ""
-            errors.append(f"{diagnostic.get('summary', 'error')}{address}: {detail}".rstrip(": "))
-    return errors
-
-
 def show_json(root: EnvRoot, planfile: Path | None = None) -> dict[str, Any]:
     """`terraform show -json` of a plan file, or of the current state when `planfile` is None."""
     args = ["show", "-json", "-no-color"] + ([str(planfile)] if planfile else [])
@@ -383,10 +365,8 @@ def resource_changes(plan_doc: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 def open_root(
     settings: Settings, env: str, *, workdir: Path | None = None, initialise: bool = True, reuse_init: bool = False
 ) -> EnvRoot:
-    """The env root, initialised against the state bucket (the emulator's when AWS_ENDPOINT_URL is set).
-
-    `reuse_init`: no `terraform init` when the data dir already is (`initialised`), as after the job's plan step:
-    for commands that only read the state (outputs). An init loads the AWS provider: about 1.8 CPU-s."""
+    """The env root, initialised against the state bucket (the emulator's when AWS_ENDPOINT_URL is set). `reuse_init`:
+    no init (it costs ~1.8 CPU-s) when the data dir already is (`initialised`), as after the job's plan step."""
     check_env(env)
     emulated = settings.aws_endpoint_url
     if emulated and workdir is None:

@@ -364,3 +364,19 @@ def run_terraform(
     if check and proc.returncode not in ok_codes:
         raise failure(args, cwd, proc)
     return proc
+
+
+def error_diagnostics(json_lines: str) -> list[str]:
+    """`summary: detail` of every error diagnostic in `terraform ... -json` output, one line each."""
+    errors = []
+    for line in json_lines.splitlines():
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        diagnostic = message.get("diagnostic") if isinstance(message, dict) else None
+        if message.get("type") == "diagnostic" and diagnostic and diagnostic.get("severity") == "error":
+            detail = " ".join(str(diagnostic.get("detail", "")).split())
+            address = f" ({diagnostic['address']})" if diagnostic.get("address") else ""
+            errors.append(f"{diagnostic.get('summary', 'error')}{address}: {detail}".rstrip(": "))
+    return errors
