@@ -98,7 +98,7 @@ def test_an_empty_training_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_shipped_training_set_is_balanced_and_holds_none_of_the_demo_sentences() -> None:
-    from hubdeploy.local.up import SAMPLES
+    from hubdeploy.artifacts.standin import SAMPLES
 
     sentences = training.read_sentences(training.training_data_path())
     counts = {label: sum(s.label == label for s in sentences) for label in training.LABELS}
@@ -110,7 +110,7 @@ def test_the_shipped_training_set_is_balanced_and_holds_none_of_the_demo_sentenc
 
 def test_a_new_recipe_field_makes_another_recipe_and_leaving_it_unset_keeps_earlier_keys() -> None:
     recipe = training.Recipe(seed=5)
-    later = ("head_learning_rate", "head_only", "until_label_accuracy")  # fields added after version 1's keys
+    later = ("head_learning_rate", "head_only", "until_label_accuracy", "top_layers", "until_right")  # added later
     fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k not in later}
     before_the_field = json.dumps({"recipe": fields, "data": "d", "version": 1}, sort_keys=True)
 
@@ -140,6 +140,41 @@ def test_training_stops_once_every_label_is_learnt_and_runs_to_the_cap_otherwise
     assert set(capped["label_accuracy"]) == set(training.LABELS)
 
 
+def test_training_goes_on_until_the_check_sentences_are_right_and_records_how_many_are(tmp_path: Path) -> None:
+    data = _write(tmp_path / "train.jsonl", FEW)
+    easy = training.Recipe(seed=7, epochs=30, batch_size=4, until_label_accuracy=0.0)
+    mislabelled = (("Sales jumped and the outlook was raised.", "Negative"),)  # a check no model that learns passes
+    _, without = standin.trained_model(tmp_path / "a", easy, data=data)
+    _, checked = standin.trained_model(tmp_path / "b", dataclasses.replace(easy, until_right=mislabelled), data=data)
+    assert without["epochs_run"] == training.CHECK_EVERY and "until_right" not in without
+    assert checked["epochs_run"] == 30 and checked["until_right"] == "0 of 1"  # it ran to the cap, and says so
+    with pytest.raises(UsageError, match="labels the model lacks: Bullish"):
+        standin.trained_model(tmp_path / "c", dataclasses.replace(easy, until_right=(("x", "Bullish"),)), data=data)
+
+
+def test_top_layer_training_changes_the_top_layers_and_the_head_only(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    data = _write(tmp_path / "train.jsonl", FEW)
+    full, _ = standin.trained_model(tmp_path / "full", training.Recipe(seed=7, epochs=0), data=data)
+    top, record = standin.trained_model(tmp_path / "top", training.Recipe(seed=7, epochs=3, top_layers=1), data=data)
+    untrained, trained = load_file(str(full / "model.safetensors")), load_file(str(top / "model.safetensors"))
+    changed = {name for name in untrained if not (untrained[name] == trained[name]).all()}
+    last = f"bert.encoder.layer.{standin.TINY_OVERRIDES['num_hidden_layers'] - 1}."
+    assert any(name.startswith(last) for name in changed) and any(n.startswith(training.HEAD_PREFIXES) for n in changed)
+    assert all(name.startswith((*training.HEAD_PREFIXES, last)) for name in changed)
+    assert record["epochs_run"] == 3
+    with pytest.raises(UsageError, match="top_layers=9 but the model has 2 layers"):
+        standin.trained_model(tmp_path / "bad", training.Recipe(seed=7, epochs=1, top_layers=9), data=data)
+
+
+def test_a_stand_in_that_missed_a_demo_sentence_at_its_cap_says_so() -> None:
+    record = {"sentences": 240, "train_accuracy": 0.99, "epochs_run": 200, "until_right": "2 of 3"}
+    assert "only 2 of 3 of the demo's sentences right" in standin.StandIn(revision="r", size="tiny", record=record).announcement
+    right = {**record, "until_right": "3 of 3"}
+    assert "WARNING" not in standin.StandIn(revision="r", size="tiny", record=right).announcement
+
+
 def test_a_stand_in_that_hit_its_cap_unlearnt_says_so() -> None:
     record = {"sentences": 240, "train_accuracy": 0.7, "epochs_run": 200, "label_accuracy": {"Negative": 0.12}}
     announcement = standin.StandIn(revision="r", size="tiny", record=record).announcement
@@ -156,7 +191,7 @@ def test_the_demo_stand_ins_learn_every_label_and_answer_the_demo_sentences_as_a
     Negative, which is why the stand-in trains until every label is learnt."""
     from transformers import AutoTokenizer, BertForSequenceClassification
 
-    from hubdeploy.local.up import SAMPLES
+    from hubdeploy.artifacts.standin import SAMPLES
 
     pin = ModelPin(hub_model_id=DEFAULT_HUB_MODEL_ID, hub_revision=revision)
     folder, record = standin.trained_model(tmp_path, standin.standin_recipe(pin))

@@ -45,11 +45,19 @@ class Recipe:
     # Train only the head on the body's features, computed once (the body keeps its seeded random weights): what
     # trains BERT-base in seconds; a few full epochs from random weights left it at chance (measured: 33%).
     head_only: bool | None = None
+    # Train the top N encoder layers and the head on the lower layers' outputs, computed once (the lower layers
+    # keep their seeded random weights): a body that gathers the sentence into [CLS] with realistic margins, which a
+    # trained head on a random body lacks (int8 rounding then flips its labels), at a fraction of full training.
+    top_layers: int | None = None
     # Stop early once every label gets at least this share of its training sentences right (checked every
     # CHECK_EVERY epochs); `epochs` is then the cap. How many epochs a small BERT needs before it tells Positive
     # from Negative depends on the seed and on the CPU's float kernels: at 40 fixed epochs a seed that learnt both
     # on one machine stayed at chance between them on another (AVX-512), so the stand-in trains until it has.
     until_label_accuracy: float | None = None
+    # With `until_label_accuracy`: sentences (text, label), never trained on, that must also be labelled right
+    # before training stops (the demo's: a model that learnt its training set can still miss a sentence it is
+    # shown to a user with).
+    until_right: tuple[tuple[str, str], ...] | None = None
 
     def key(self, data_digest: str) -> str:
         # fields left unset (None) stay out of the key, so recipes written before a field existed keep theirs
@@ -142,25 +150,28 @@ def train(
         [s.text for s in used], padding=True, truncation=True, max_length=recipe.max_length, return_tensors="pt"
     )
     targets = torch.tensor([label_ids[s.label] for s in used])
+    checks = _encode_checks(tokenizer, recipe, label_ids)
     with _one_thread():
         torch.manual_seed(recipe.seed)
         model = BertForSequenceClassification(BertConfig(**config_dict))
         optimizer = torch.optim.AdamW(_parameter_groups(model, recipe), lr=recipe.learning_rate)
         order = torch.Generator().manual_seed(recipe.seed)
         model.train()
-        if recipe.head_only:
+        frozen_body = bool(recipe.head_only or recipe.top_layers)
+        if recipe.top_layers:
+            _train_top(model, encoded, targets, recipe, optimizer, order)
+        elif recipe.head_only:
             _train_head(model, encoded, targets, recipe, optimizer, order)
-        epochs_run = recipe.epochs if recipe.head_only else 0
-        while epochs_run < (0 if recipe.head_only else recipe.epochs):
+        epochs_run = recipe.epochs if frozen_body else 0
+        while epochs_run < (0 if frozen_body else recipe.epochs):
             _train_epoch(model, encoded, targets, recipe, optimizer, order)
             epochs_run += 1
             if recipe.until_label_accuracy is not None and epochs_run % CHECK_EVERY == 0:
-                if min(_label_accuracy(_predict(model, encoded), targets, label_ids).values()) >= (
-                    recipe.until_label_accuracy
-                ):
+                if _learnt(model, encoded, targets, label_ids, recipe.until_label_accuracy, checks):
                     break
                 model.train()
         predicted = _predict(model, encoded)
+        checks_right = _right(model, checks)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
@@ -170,6 +181,7 @@ def train(
         "train_accuracy": round(float((predicted == targets).float().mean()), 4),
         "label_accuracy": _label_accuracy(predicted, targets, label_ids),
         "epochs_run": epochs_run,
+        **({"until_right": f"{checks_right} of {len(recipe.until_right)}"} if recipe.until_right else {}),
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -190,6 +202,37 @@ def _train_epoch(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimiz
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+
+
+def _encode_checks(tokenizer: Any, recipe: Recipe, label_ids: dict[str, int]) -> tuple[Any, Any] | None:
+    """`recipe.until_right` tokenized, with its label ids; None when there is none."""
+    import torch
+
+    if not recipe.until_right:
+        return None
+    unknown = sorted({label for _, label in recipe.until_right} - set(label_ids))
+    if unknown:
+        raise UsageError(f"until_right uses labels the model lacks: {', '.join(unknown)}", hint="use its id2label")
+    texts = [text for text, _ in recipe.until_right]
+    encoded = tokenizer(texts, padding=True, truncation=True, max_length=recipe.max_length, return_tensors="pt")
+    return encoded, torch.tensor([label_ids[label] for _, label in recipe.until_right])
+
+
+def _right(model: Any, checks: tuple[Any, Any] | None) -> int:
+    """How many of the check sentences the model labels right (0 when there are none)."""
+    if checks is None:
+        return 0
+    encoded, wanted = checks
+    return int((_predict(model, encoded) == wanted).sum())
+
+
+def _learnt(
+    model: Any, encoded: Any, targets: Any, label_ids: dict[str, int], share: float, checks: tuple[Any, Any] | None
+) -> bool:
+    """Every label gets `share` of its training sentences right, and every check sentence is right."""
+    if min(_label_accuracy(_predict(model, encoded), targets, label_ids).values()) < share:
+        return False
+    return checks is None or _right(model, checks) == len(checks[1])
 
 
 def _predict(model: Any, encoded: Any) -> Any:
@@ -214,13 +257,27 @@ def _label_accuracy(predicted: Any, targets: Any, label_ids: dict[str, int]) -> 
 HEAD_PREFIXES = ("classifier.", "bert.pooler.")
 
 
+def _top_prefixes(model: Any, recipe: Recipe) -> tuple[str, ...]:
+    layers = len(model.bert.encoder.layer)
+    if not recipe.top_layers or not 0 < recipe.top_layers <= layers:
+        return ()
+    return tuple(f"bert.encoder.layer.{i}." for i in range(layers - recipe.top_layers, layers))
+
+
 def _parameter_groups(model: Any, recipe: Recipe) -> Any:
     """The optimizer's parameters: one group, or the body and the head apart when the head has its own rate."""
     named = list(model.named_parameters())
-    if recipe.head_only:
+    if recipe.top_layers:
+        if not _top_prefixes(model, recipe):
+            raise UsageError(
+                f"top_layers={recipe.top_layers} but the model has {len(model.bert.encoder.layer)} layers",
+                hint="train between 1 and the model's num_hidden_layers top layers",
+            )
+        named = [(name, p) for name, p in named if name.startswith(HEAD_PREFIXES + _top_prefixes(model, recipe))]
+    elif recipe.head_only:
         return [p for name, p in named if name.startswith(HEAD_PREFIXES)]
     if recipe.head_learning_rate is None:
-        return model.parameters()
+        return [p for _, p in named]
     return [
         {"params": [p for name, p in named if not name.startswith(HEAD_PREFIXES)]},
         {"params": [p for name, p in named if name.startswith(HEAD_PREFIXES)], "lr": recipe.head_learning_rate},
@@ -238,6 +295,32 @@ def _train_head(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimize
     for _epoch in range(recipe.epochs):
         for batch in torch.randperm(len(targets), generator=order).split(recipe.batch_size):
             logits = model.classifier(model.dropout(model.bert.pooler(features[batch])))
+            loss = torch.nn.functional.cross_entropy(logits, targets[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+def _train_top(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimizer: Any, order: Any) -> None:
+    """Fit the top `recipe.top_layers` layers, the pooler and the classifier on the frozen lower layers' outputs."""
+    import torch
+    from transformers.masking_utils import create_bidirectional_mask
+
+    layers = model.bert.encoder.layer
+    split = len(layers) - int(recipe.top_layers or 0)
+    model.eval()
+    with torch.no_grad():  # hidden_states[i] is what layer i reads
+        lower = model.bert(**encoded, output_hidden_states=True).hidden_states[split]
+    model.train()  # dropout in the trained layers, as full training would have it
+    for _epoch in range(recipe.epochs):
+        for batch in torch.randperm(len(targets), generator=order).split(recipe.batch_size):
+            mask = encoded["attention_mask"][batch]
+            width = int(mask.sum(dim=1).max())
+            hidden = lower[batch, :width]
+            attention = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=mask[:, :width])
+            for layer in layers[split:]:
+                hidden = layer(hidden, attention)
+            logits = model.classifier(model.dropout(model.bert.pooler(hidden)))
             loss = torch.nn.functional.cross_entropy(logits, targets[batch])
             optimizer.zero_grad()
             loss.backward()

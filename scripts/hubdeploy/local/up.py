@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hubdeploy.artifacts.standin import SAMPLES
 from hubdeploy.checkout import copy_checkout
 from hubdeploy.envs import ModelPin, check_env, read_pin
 from hubdeploy.errors import LocalStackError
@@ -34,12 +35,6 @@ from hubdeploy.settings import Settings
 if TYPE_CHECKING:
     from hubdeploy.artifacts.standin import StandIn
 
-# The demo's sentences and the label a person would give each (none of them is in the stand-in's training data).
-SAMPLES: tuple[tuple[str, str], ...] = (
-    ("Profits rose sharply and the company raised its dividend.", "Positive"),
-    ("The company swung to a loss and cut hundreds of jobs.", "Negative"),
-    ("The annual general meeting will be held on Tuesday.", "Neutral"),
-)
 Out = Callable[[str], None]
 # terraform/root's SageMaker module: an apply that changes only its resources (a pin change) leaves the API alone
 ENDPOINT_MODULE = "module.endpoint."
