@@ -170,7 +170,8 @@ def test_top_layer_training_changes_the_top_layers_and_the_head_only(tmp_path: P
 
 def test_a_stand_in_that_missed_a_demo_sentence_at_its_cap_says_so() -> None:
     record = {"sentences": 240, "train_accuracy": 0.99, "epochs_run": 200, "until_right": "2 of 3"}
-    assert "only 2 of 3 of the demo's sentences right" in standin.StandIn(revision="r", size="tiny", record=record).announcement
+    announcement = standin.StandIn(revision="r", size="tiny", record=record).announcement
+    assert "only 2 of 3 of the demo's sentences right" in announcement
     right = {**record, "until_right": "3 of 3"}
     assert "WARNING" not in standin.StandIn(revision="r", size="tiny", record=right).announcement
 

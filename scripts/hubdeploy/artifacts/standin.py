@@ -193,7 +193,8 @@ class StandIn:
             f"STAND-IN MODEL: a small BERT ({layers} layers, hidden size {hidden}) with FinBERT-tone's labels and "
             f"tokenizer, trained on this machine on {self.record['sentences']} labelled sentences "
             f"(hubdeploy/data/standin/train.jsonl; it labels {self.record['train_accuracy']:.0%} of them right). "
-            "It is not FinBERT: expect more mistakes than the real model makes." + self._unlearnt_labels()
+            "It is not FinBERT: expect more mistakes than the real model makes."
+            + self._unlearnt_labels()
             + self._missed_samples()
         )
 

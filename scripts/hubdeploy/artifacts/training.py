@@ -317,7 +317,9 @@ def _train_top(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimizer
             mask = encoded["attention_mask"][batch]
             width = int(mask.sum(dim=1).max())
             hidden = lower[batch, :width]
-            attention = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=mask[:, :width])
+            attention = create_bidirectional_mask(
+                config=model.config, inputs_embeds=hidden, attention_mask=mask[:, :width]
+            )
             for layer in layers[split:]:
                 hidden = layer(hidden, attention)
             logits = model.classifier(model.dropout(model.bert.pooler(hidden)))
