@@ -2,8 +2,8 @@
 
 Four contenders pack the same model folder (bench/buildfolder.py: weights, tokenizer, config, code/), each a
 fresh process exactly as a user starts it, so the CLI's interpreter start-up and imports count:
-- `hubdeploy build --env dev --model-dir FOLDER --out DIR` (isal threaded igzip, plus lambda.zip and the
-  manifest's hashes), with this checkout's scripts/ first on PYTHONPATH,
+- `hubdeploy build --env dev --model-dir FOLDER --out DIR` (weights stored, the rest deflated by isal; plus
+  lambda.zip and the manifest's hashes), with this checkout's scripts/ first on PYTHONPATH,
 - the seed recipe `tar -czvf model.tar.gz -C FOLDER .` (gzip -6, one thread),
 - `tar -cf` without compression: the I/O limit no packer can beat,
 - `tar -cf - . | gzip -1` through bash: the fastest gzip a shell one-liner gets.
