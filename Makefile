@@ -24,8 +24,9 @@ PIP_TORCH_FLAGS := $(if $(wildcard $(WHEELS_DIR)/torch-*.whl),--find-links $(WHE
 # The full venv (~190 packages) is installed by uv, pinned in requirements/bootstrap.txt and put into .venv by pip:
 # it resolved and installed requirements/dev.txt in 23 s where pip took 105 s, the same versions, side by side on
 # this project's 2-core machine. --compile-bytecode as pip does: where PYTHONDONTWRITEBYTECODE is set (this machine,
-# many CI images) every process would otherwise compile boto3 and the rest from source again; make test took 23 min
-# instead of about 20 without it. uv reads no pip.conf: behind a private index, set UV_INDEX_URL (uv's own variable).
+# many CI images) every process would otherwise compile boto3 and the rest from source again (a fresh clone's
+# make test without it: 23.0 min of pytest on 2026-12-03; with it, 15.6 min on 2026-12-04, on another 2-core
+# machine, so not a clean comparison). uv reads no pip.conf: behind a private index, set UV_INDEX_URL (uv's own variable).
 # `make cli` and `make serve`, what the workflow jobs install behind setup-python's pip cache, stay on pip.
 UV_INSTALL := $(VENV)/bin/uv pip install --quiet --compile-bytecode
 # The 25 slowest tests end every run: where the 20-minute budget goes, on the machine that ran it.
@@ -43,7 +44,7 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml $(wildcard requirements/*.txt)
-	@echo ">> setting up $(VENV) (first run takes a few minutes)"
+	@echo ">> setting up $(VENV) (about a minute with uv's cache warm)"
 	@rm -f $(VENV)/.installed-*
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet -r requirements/bootstrap.txt $(QUIET_PIP)

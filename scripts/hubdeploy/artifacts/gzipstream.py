@@ -3,7 +3,7 @@
 Model weights are floats: gzip -6 saves about 8% on BERT's and costs most of a build's CPU (the seed's
 `tar -czvf` spends 18 s on 419 MiB). So a file whose first MiB deflates by less than STORE_BELOW_SAVING is
 written as stored deflate blocks (the bytes as they are, framed every 64 KiB): the archive is that much
-larger, and both the build and SageMaker's extraction skip the compressor. Everything else (tokenizer,
+larger, and neither the build nor the extraction runs a compressor over those bytes. Everything else (tokenizer,
 config, code, tar headers) is deflated.
 
 The output is one standard gzip member (RFC 1952) holding one deflate stream (RFC 1951) that any gunzip,
