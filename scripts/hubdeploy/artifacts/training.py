@@ -157,19 +157,14 @@ def train(
         optimizer = torch.optim.AdamW(_parameter_groups(model, recipe), lr=recipe.learning_rate)
         order = torch.Generator().manual_seed(recipe.seed)
         model.train()
-        frozen_body = bool(recipe.head_only or recipe.top_layers)
         if recipe.top_layers:
             _train_top(model, encoded, targets, recipe, optimizer, order)
+            epochs_run = recipe.epochs
         elif recipe.head_only:
             _train_head(model, encoded, targets, recipe, optimizer, order)
-        epochs_run = recipe.epochs if frozen_body else 0
-        while epochs_run < (0 if frozen_body else recipe.epochs):
-            _train_epoch(model, encoded, targets, recipe, optimizer, order)
-            epochs_run += 1
-            if recipe.until_label_accuracy is not None and epochs_run % CHECK_EVERY == 0:
-                if _learnt(model, encoded, targets, label_ids, recipe.until_label_accuracy, checks):
-                    break
-                model.train()
+            epochs_run = recipe.epochs
+        else:
+            epochs_run = _train_full(model, encoded, targets, label_ids, recipe, optimizer, order, checks)
         predicted = _predict(model, encoded)
         checks_right = _right(model, checks)
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -186,22 +181,55 @@ def train(
     }
 
 
-def _train_epoch(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimizer: Any, order: Any) -> None:
-    """One pass over the sentences in the seeded order, `batch_size` at a time."""
+def _passes(targets: Any, recipe: Recipe, optimizer: Any, order: Any, loss_of: Any, *, epochs: int = 1) -> None:
+    """`epochs` passes over the sentences in the seeded order, `batch_size` at a time: one step per batch, whose
+    loss is `loss_of(batch indices)`."""
     import torch
 
-    for batch in torch.randperm(len(targets), generator=order).split(recipe.batch_size):
-        mask = encoded["attention_mask"][batch]
-        width = int(mask.sum(dim=1).max())  # trim the batch to its longest sentence: less work, same result
-        loss = model(
+    for _epoch in range(epochs):
+        for batch in torch.randperm(len(targets), generator=order).split(recipe.batch_size):
+            loss = loss_of(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+def _trimmed_mask(encoded: Any, batch: Any) -> tuple[Any, int]:
+    """The batch's attention mask and its longest sentence: trimming to it is less work, same result."""
+    mask = encoded["attention_mask"][batch]
+    return mask, int(mask.sum(dim=1).max())
+
+
+def _train_full(
+    model: Any,
+    encoded: Any,
+    targets: Any,
+    label_ids: dict[str, int],
+    recipe: Recipe,
+    optimizer: Any,
+    order: Any,
+    checks: tuple[Any, Any] | None,
+) -> int:
+    """Train every weight for `recipe.epochs`, or until `recipe.until_label_accuracy` is met; returns the epochs run."""
+
+    def loss_of(batch: Any) -> Any:
+        mask, width = _trimmed_mask(encoded, batch)
+        return model(
             input_ids=encoded["input_ids"][batch, :width],
             attention_mask=mask[:, :width],
             token_type_ids=encoded["token_type_ids"][batch, :width],
             labels=targets[batch],
         ).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+
+    epochs_run = 0
+    while epochs_run < recipe.epochs:
+        _passes(targets, recipe, optimizer, order, loss_of)
+        epochs_run += 1
+        if recipe.until_label_accuracy is not None and epochs_run % CHECK_EVERY == 0:
+            if _learnt(model, encoded, targets, label_ids, recipe.until_label_accuracy, checks):
+                break
+            model.train()
+    return epochs_run
 
 
 def _encode_checks(tokenizer: Any, recipe: Recipe, label_ids: dict[str, int]) -> tuple[Any, Any] | None:
@@ -258,10 +286,10 @@ HEAD_PREFIXES = ("classifier.", "bert.pooler.")
 
 
 def _top_prefixes(model: Any, recipe: Recipe) -> tuple[str, ...]:
-    layers = len(model.bert.encoder.layer)
-    if not recipe.top_layers or not 0 < recipe.top_layers <= layers:
+    layers, top = len(model.bert.encoder.layer), recipe.top_layers or 0
+    if not 0 < top <= layers:
         return ()
-    return tuple(f"bert.encoder.layer.{i}." for i in range(layers - recipe.top_layers, layers))
+    return tuple(f"bert.encoder.layer.{i}." for i in range(layers - top, layers))
 
 
 def _parameter_groups(model: Any, recipe: Recipe) -> Any:
@@ -292,13 +320,12 @@ def _train_head(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimize
     with torch.no_grad():
         features = model.bert(**encoded).last_hidden_state[:, :1]
     model.dropout.train()
-    for _epoch in range(recipe.epochs):
-        for batch in torch.randperm(len(targets), generator=order).split(recipe.batch_size):
-            logits = model.classifier(model.dropout(model.bert.pooler(features[batch])))
-            loss = torch.nn.functional.cross_entropy(logits, targets[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+
+    def loss_of(batch: Any) -> Any:
+        logits = model.classifier(model.dropout(model.bert.pooler(features[batch])))
+        return torch.nn.functional.cross_entropy(logits, targets[batch])
+
+    _passes(targets, recipe, optimizer, order, loss_of, epochs=recipe.epochs)
 
 
 def _train_top(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimizer: Any, order: Any) -> None:
@@ -312,18 +339,14 @@ def _train_top(model: Any, encoded: Any, targets: Any, recipe: Recipe, optimizer
     with torch.no_grad():  # hidden_states[i] is what layer i reads
         lower = model.bert(**encoded, output_hidden_states=True).hidden_states[split]
     model.train()  # dropout in the trained layers, as full training would have it
-    for _epoch in range(recipe.epochs):
-        for batch in torch.randperm(len(targets), generator=order).split(recipe.batch_size):
-            mask = encoded["attention_mask"][batch]
-            width = int(mask.sum(dim=1).max())
-            hidden = lower[batch, :width]
-            attention = create_bidirectional_mask(
-                config=model.config, inputs_embeds=hidden, attention_mask=mask[:, :width]
-            )
-            for layer in layers[split:]:
-                hidden = layer(hidden, attention)
-            logits = model.classifier(model.dropout(model.bert.pooler(hidden)))
-            loss = torch.nn.functional.cross_entropy(logits, targets[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+
+    def loss_of(batch: Any) -> Any:
+        mask, width = _trimmed_mask(encoded, batch)
+        hidden = lower[batch, :width]
+        attention = create_bidirectional_mask(config=model.config, inputs_embeds=hidden, attention_mask=mask[:, :width])
+        for layer in layers[split:]:
+            hidden = layer(hidden, attention)
+        logits = model.classifier(model.dropout(model.bert.pooler(hidden)))
+        return torch.nn.functional.cross_entropy(logits, targets[batch])
+
+    _passes(targets, recipe, optimizer, order, loss_of, epochs=recipe.epochs)
