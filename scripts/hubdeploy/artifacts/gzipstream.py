@@ -6,11 +6,16 @@ written as stored deflate blocks (the bytes as they are, framed every 64 KiB): t
 larger, and neither the build nor the extraction runs a compressor over those bytes. Everything else (tokenizer,
 config, code, tar headers) is deflated.
 
-The output is one standard gzip member (RFC 1952) holding one deflate stream (RFC 1951) that any gunzip,
-Python's tarfile or SageMaker reads. Reproducible: each deflated block is compressed on its own by isal at
-a fixed level and ends in a sync flush, so neither the thread count nor the read sizes change a byte; the
-header has no mtime and no name. The compressed stream goes to the sink on a writer thread, so hashing and
-writing it overlap with reading and hashing the input (hashlib, isal and file I/O release the GIL).
+The output is one standard gzip member (RFC 1952) holding one deflate stream (RFC 1951): SageMaker asks for "a
+single gzip compressed tar archive" (ModelDataUrl,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html), and stored blocks are
+part of that format. Which decoder SageMaker unpacks with is not documented, so tests/artifacts/test_gzipstream.py
+reads the archive back with GNU gzip and tar, zlib and Python's tarfile, and checks it is one member.
+
+Reproducible: each deflated block is compressed on its own by isal at a fixed level and ends in a sync flush, so
+neither the thread count nor the read sizes change a byte; the header has no mtime and no name. The compressed
+stream goes to the sink on a writer thread, so hashing and writing it overlap with reading and hashing the input
+(hashlib, isal and file I/O release the GIL).
 """
 
 from __future__ import annotations
