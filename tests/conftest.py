@@ -23,6 +23,16 @@ from tests.support.fakehub import FakeHub, fake_hub_handler
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def digest_record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where fetch and build remember input digests during the tests (and their child processes): never the
+    user's ~/.cache. Its entries are keyed by real paths, all inside each test's own tmp_path."""
+    path = tmp_path_factory.mktemp("digest-record") / "digests.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HUBDEPLOY_DIGEST_RECORD", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The real checkout (read-only use)."""

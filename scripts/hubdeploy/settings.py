@@ -25,6 +25,7 @@ CLIENT_SECRET_VAR = "HUBDEPLOY_CLIENT_SECRET"  # noqa: S105 - a variable name: t
 API_KEY_VAR = "HUBDEPLOY_API_KEY"  # the API key when the caller may not read it from API Gateway
 LOCAL_MODEL_VAR = "HUBDEPLOY_LOCAL_MODEL"  # auto (default) | hub | standin: the local stack's model
 STANDIN_SIZE_VAR = "HUBDEPLOY_STANDIN_SIZE"  # tiny | base: force a stand-in model of that size
+DIGEST_RECORD_VAR = "HUBDEPLOY_DIGEST_RECORD"  # the digest record file (artifacts.digests), or "off"
 LOCK_TIMEOUT_VAR = "HUBDEPLOY_LOCK_TIMEOUT"  # how long apply/destroy wait for the state lock (terraform duration)
 BOT_LOGIN_VAR = "HUBDEPLOY_BOT_LOGIN"  # the login whose comments and statuses are the review record
 VARS_JSON_VAR = "HUBDEPLOY_VARS"  # the workflow's `toJSON(vars)`: per-env AWS targets (hubdeploy target)
@@ -61,6 +62,18 @@ def hf_cache_dir_of(env: Mapping[str, str]) -> Path:
     return Path(xdg).expanduser() / "huggingface" / "hub"
 
 
+def digest_record_of(env: Mapping[str, str]) -> Path | None:
+    """Where fetch and build remember input digests: HUBDEPLOY_DIGEST_RECORD ("off": nowhere), else the user's
+    cache folder, next to the HF cache's default place."""
+    value = (env.get(DIGEST_RECORD_VAR) or "").strip()
+    if value.lower() == "off":
+        return None
+    if value:
+        return Path(value).expanduser()
+    xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "hubdeploy" / "digests.json"
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
@@ -80,6 +93,7 @@ class Settings:
     hf_offline: bool = False
     hf_endpoint: str = DEFAULT_HF_ENDPOINT  # HF_ENDPOINT: a mirror, or a test server
     hf_cache_dir: Path = field(default_factory=lambda: hf_cache_dir_of({}))
+    digest_record: Path | None = None  # HUBDEPLOY_DIGEST_RECORD; None: every input file is hashed every time
     github_token: str | None = field(default=None, repr=False)
     github_repository: str | None = None  # owner/name
     github_api_url: str = "https://api.github.com"
@@ -119,6 +133,7 @@ class Settings:
             hf_offline=env.get("HF_HUB_OFFLINE", "").lower() in TRUE_WORDS,
             hf_endpoint=(env.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT).rstrip("/"),
             hf_cache_dir=hf_cache_dir_of(env),
+            digest_record=digest_record_of(env),
             github_token=env.get("GITHUB_TOKEN") or None,
             github_repository=repo,
             github_api_url=env.get("GITHUB_API_URL", "https://api.github.com"),

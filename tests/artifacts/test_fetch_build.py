@@ -324,6 +324,37 @@ def test_build_unreadable_weights(
     assert not out.exists()
 
 
+def test_build_of_weights_that_shrink_while_packed(
+    repo: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # given weights that end before the size they had when opened (another process truncating them mid-build)
+    write_pin(repo, "dev", ModelPin(DEFAULT_HUB_MODEL_ID, "main"))
+    folder = _broken_model(tmp_path, tiny_model_dir, "ok")
+    weights = folder / "model.safetensors"
+    size = weights.stat().st_size
+    real_fstat = os.fstat
+
+    def fstat_before_truncation(fd: int) -> os.stat_result:
+        st = real_fstat(fd)
+        if (st.st_dev, st.st_ino) != (weights.stat().st_dev, weights.stat().st_ino):
+            return st
+        fields = list(st)
+        fields[6] = size + 4096  # st_size, as it was before the file lost its last 4 KiB
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(os, "fstat", fstat_before_truncation)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    # when building from them
+    code = main(["build", "--env", "dev", "--out", str(out), "--model-dir", str(folder)])
+    # then one line says which file changed, exit 1, and nothing is built or half-written
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot read {weights}: it ended after {size} of {size + 4096} bytes; it changed while being packed" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("rel", "content", "expected"),
     [

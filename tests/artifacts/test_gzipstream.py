@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import errno
 import gzip
+import hashlib
 import io
+import os
 import subprocess
 import tarfile
+import threading
 import zlib
 from pathlib import Path
 
@@ -123,3 +126,114 @@ def test_a_write_error_on_the_writer_thread_reaches_the_caller_without_a_hang() 
             stream.write(weights_like(BLOCK))
         stream.close()
     stream.abort()  # idempotent: the caller's cleanup may call it again
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_digest_thread_hashes_exactly_the_bytes_written(threads: int) -> None:
+    buf, digest = io.BytesIO(), hashlib.sha256()
+    stream = GzipStream(buf, threads=threads, digest=digest)
+    for storing, data in PARTS:
+        stream.store(storing)
+        stream.write(data)
+    stream.close()
+    assert digest.hexdigest() == hashlib.sha256(buf.getvalue()).hexdigest()
+    assert stream.written == len(buf.getvalue())
+
+
+class _BrokenDigest:
+    def update(self, data) -> None:  # type: ignore[no-untyped-def]
+        raise MemoryError("digest gave up")
+
+
+def test_an_error_on_the_hasher_thread_reaches_the_caller_without_a_hang() -> None:
+    stream = GzipStream(io.BytesIO(), threads=2, digest=_BrokenDigest())
+    with pytest.raises(MemoryError, match="digest gave up"):
+        stream.store(True)
+        for _ in range(64):
+            stream.write(weights_like(BLOCK))
+        stream.close()
+    stream.abort()
+
+
+def _file_stream(tmp_path: Path, *, storing: bool, data: bytes, threads: int) -> tuple[bytes, str]:
+    """`data` packed by write_file after a short write (so it starts mid-block); the stream and data's digest."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    buf, digest = io.BytesIO(), hashlib.sha256()
+    stream = GzipStream(buf, threads=threads)
+    stream.store(storing)
+    stream.write(b"header" * 100)
+    with path.open("rb", buffering=0) as fh:
+        stream.write_file(fh, len(data), digest)
+    stream.write(b"tail")
+    stream.close()
+    return buf.getvalue(), digest.hexdigest()
+
+
+@pytest.mark.parametrize("storing", [True, False])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_file_streamed_in_gives_the_bytes_that_writing_it_does(storing: bool, threads: int, tmp_path: Path) -> None:
+    data = weights_like(2 * BLOCK + 3 * gzipstream.STORED_MAX + 17) if storing else TEXT
+    packed, digest = _file_stream(tmp_path, storing=storing, data=data, threads=threads)
+    assert packed == _stream([(storing, b"header" * 100 + data + b"tail")], threads=1)
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert gzip.decompress(packed) == b"header" * 100 + data + b"tail"
+
+
+def test_a_file_that_arrives_in_short_reads_still_lands_in_order() -> None:
+    # a pipe hands readv whatever has been written so far: slots filled in part, then the rest on the next read
+    data = weights_like(BLOCK + 70_001)
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb", buffering=0) as fh:
+            for start in range(0, len(data), 40_000):
+                fh.write(data[start : start + 40_000])
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    buf, digest = io.BytesIO(), hashlib.sha256()
+    stream = GzipStream(buf, threads=2)
+    stream.store(True)
+    with os.fdopen(read_end, "rb", buffering=0) as fh:
+        stream.write_file(fh, len(data), digest)
+    stream.close()
+    feeder.join()
+    assert buf.getvalue() == _stream([(True, data)], threads=1)
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("storing", [True, False])
+def test_a_file_shorter_than_announced_is_an_error_that_says_so(storing: bool, tmp_path: Path) -> None:
+    path = tmp_path / "shrunk.bin"
+    path.write_bytes(b"x" * 1000)
+    stream = GzipStream(io.BytesIO(), threads=1)
+    stream.store(storing)
+    with path.open("rb", buffering=0) as fh, pytest.raises(OSError, match="ended after 1000 of 5000 bytes"):
+        stream.write_file(fh, 5000)
+    stream.abort()
+
+
+def test_the_tar_stream_has_the_bytes_tarfile_writes(tmp_path: Path) -> None:
+    # the archive's tar layer is written by hand (so weights go straight into stored blocks), byte for byte as
+    # Python's tarfile writes it: sizes at and around the 512-byte block, a pax long name, a non-ASCII name
+    names = {"empty": 0, "a/one-block": 512, "a/b/over": 513, "ünïcode.txt": 7, "long/" + "n" * 150: 1000}
+    src = tmp_path / "src"
+    entries = []
+    for i, (name, size) in enumerate(names.items()):
+        path = src / f"f{i}"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(bytes(range(256)) * (size // 256) + b"z" * (size % 256))
+        entries.append((name, path))
+    manifest = Manifest(hub_model_id=DEFAULT_HUB_MODEL_ID, hub_revision=None)
+    out = io.BytesIO()
+    final = archive.write_model_tar(out, entries=entries, manifest=manifest, threads=1)
+    expected = io.BytesIO()
+    with tarfile.open(fileobj=expected, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for directory in ("a", "a/b", "long"):
+            tar.addfile(archive._tarinfo(directory, directory=True))
+        for name, path in sorted(entries):
+            tar.addfile(archive._tarinfo(name, size=path.stat().st_size), io.BytesIO(path.read_bytes()))
+        data = final.to_bytes()
+        tar.addfile(archive._tarinfo(MANIFEST_NAME, size=len(data)), io.BytesIO(data))
+    assert gzip.decompress(out.getvalue()) == expected.getvalue()

@@ -24,6 +24,7 @@ from hubdeploy.errors import ArtifactError, HubError
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
+    from hubdeploy.artifacts.digests import DigestRecord
     from hubdeploy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,9 @@ class Fetched:
     resolved: Resolved
 
 
-def fetch(pin: ModelPin, *, settings: Settings) -> Fetched:
-    """Download exactly the serving files of `pin` into the HF cache and hash them.
+def fetch(pin: ModelPin, *, settings: Settings, record: DigestRecord | None = None) -> Fetched:
+    """Download exactly the serving files of `pin` into the HF cache and hash them (those `record` knows unchanged
+    are not hashed again).
 
     Raises:
         HubError: the Hub is unreachable or lacks the repo/revision (or, offline, the cache does).
@@ -186,7 +188,7 @@ def fetch(pin: ModelPin, *, settings: Settings) -> Fetched:
     snapshot = Path(folder)
     check_config(snapshot / files.config)
     check_index(snapshot, files)
-    entries = tuple(_hash_cached(snapshot, name) for name in files.all)
+    entries = tuple(_hash_cached(snapshot, name, record) for name in files.all)
     manifest = Manifest(hub_model_id=pin.hub_model_id, hub_revision=resolved.sha, source=SOURCE_HUB, files=entries)
     return Fetched(snapshot_dir=snapshot, files=files, manifest=manifest, resolved=resolved)
 
@@ -253,7 +255,7 @@ def _card_licence(readme: Path) -> str | None:
     return normalise_licence(metadata.get("license"))
 
 
-def _hash_cached(snapshot: Path, name: str) -> FileEntry:
+def _hash_cached(snapshot: Path, name: str, record: DigestRecord | None = None) -> FileEntry:
     """Hash one cached file; an LFS blob is named by its sha256, so a mismatch means a corrupt cache."""
     path = snapshot / name
     if not path.exists():
@@ -261,7 +263,7 @@ def _hash_cached(snapshot: Path, name: str) -> FileEntry:
             f"{name} is missing from the HF cache snapshot {snapshot}",
             hint="run hubdeploy fetch with network access (HF_HUB_OFFLINE unset) to download it",
         )
-    entry = hash_file(path)
+    entry = hash_file(path, record)
     blob = Path(os.path.realpath(path)).name
     if len(blob) == 64 and all(c in "0123456789abcdef" for c in blob) and blob != entry.sha256:
         raise ArtifactError(

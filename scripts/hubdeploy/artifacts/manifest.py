@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubdeploy.errors import ArtifactError
 from hubdeploy.fsutil import CHUNK, atomic_write_bytes
+
+if TYPE_CHECKING:
+    from hubdeploy.artifacts.digests import DigestRecord
 
 MANIFEST_NAME = "hubdeploy-manifest.json"  # a name no model repo uses, so it never shadows a model file
 FORMAT_VERSION = 1
@@ -88,12 +92,17 @@ class Manifest:
         return cls.from_json(data, where=str(path))
 
 
-def hash_file(path: Path) -> FileEntry:
-    """sha256 and size of one file, streamed (memory stays flat)."""
+def hash_file(path: Path, record: DigestRecord | None = None) -> FileEntry:
+    """sha256 and size of one file, streamed (memory stays flat); `record` supplies the digest of a file unchanged
+    since it was last hashed, and learns the digest of one it had to hash."""
     digest = hashlib.sha256()
     size = 0
     try:
         with path.open("rb") as fh:
+            st = os.fstat(fh.fileno())
+            if record is not None and (known := record.known(path, st)) is not None:
+                return FileEntry(path=path.name, size=st.st_size, sha256=known)
+            started = record.started() if record is not None else 0
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
@@ -101,4 +110,6 @@ def hash_file(path: Path) -> FileEntry:
         raise ArtifactError(
             f"cannot read {path}: {exc.strerror or exc}", hint="check it exists and is readable"
         ) from None
+    if record is not None and size == st.st_size:
+        record.remember(path, st, digest.hexdigest(), hashed_at_ns=started)
     return FileEntry(path=path.name, size=size, sha256=digest.hexdigest())

@@ -1,4 +1,4 @@
-"""`hubdeploy build --env ENV [--out DIR] [--model-dir DIR]`: model.tar.gz + lambda.zip, reproducibly."""
+"""`hubdeploy build --env ENV [--out DIR] [--model-dir DIR] [--rehash]`: model.tar.gz + lambda.zip, reproducibly."""
 
 from __future__ import annotations
 
@@ -28,12 +28,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DIR",
         help="build from this local model folder instead of the pinned Hub revision (dev only when publishing)",
     )
+    parser.add_argument(
+        "--rehash",
+        action="store_true",
+        help="hash every input file again, instead of trusting the digest recorded when it was last hashed "
+        "while its size, inode, mtime and ctime have not changed since (HUBDEPLOY_DIGEST_RECORD)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
-    result = artifact_build.build(settings, env=args.env, out_dir=args.out, model_dir=args.model_dir)
+    result = artifact_build.build(
+        settings, env=args.env, out_dir=args.out, model_dir=args.model_dir, rehash=args.rehash
+    )
     origin = result.manifest.hub_revision or f"local folder {args.model_dir}"
     print(f"built {result.manifest.hub_model_id} ({origin}) in {time.monotonic() - started:.1f}s")
     for artifact in (result.model, result.lambda_zip):
