@@ -5,6 +5,7 @@ nothing. Tested, not timed: the numbers are only checked for sanity, never again
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from hubdeploy.errors import UsageError
 pytestmark = pytest.mark.unit
 
 ROUNDS = 2
-CONTENDERS = {"hubdeploy", "seed", "tar", "tar_gzip1"}
+CONTENDERS = {"hubdeploy", "hubdeploy_rehash", "seed", "tar", "tar_gzip1"}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,7 @@ def test_a_small_run_reports_every_entry_with_the_issue_targets(small_run):
     assert set(by_name) == {
         "build_speedup_vs_seed_tar",
         "build_time_over_uncompressed_tar",
+        "build_rehash_time_over_uncompressed_tar",
         "build_speedup_vs_tar_gzip1_pipeline",
         "build_cpu_seconds_vs_seed_tar",
         "build_archive_size_vs_seed",
@@ -55,6 +57,10 @@ def test_a_small_run_reports_every_entry_with_the_issue_targets(small_run):
     ours, seed, tar = (median_wall(runs, k) for k in ("hubdeploy", "seed", "tar"))
     assert speedup.ratio == pytest.approx(seed / ours, abs=0.006)  # seed / ours, rounded to 2 decimals
     assert over_tar.ratio == pytest.approx(ours / tar, abs=0.006)  # ours / tar -cf
+    rehash = by_name["build_rehash_time_over_uncompressed_tar"]  # a folder's first build: held to the same target
+    assert rehash.ratio == pytest.approx(median_wall(runs, "hubdeploy_rehash") / tar, abs=0.006)
+    assert (rehash.target_op, rehash.target_value) == ("<=", 1.5)
+    assert "--rehash" in runs["commands"]["hubdeploy_rehash"]
     assert "higher is better" in speedup.note and "lower is better" in over_tar.note
     assert isinstance(speedup.met, bool) and isinstance(over_tar.met, bool)
 
@@ -85,6 +91,18 @@ def test_contenders_take_turns_and_the_first_rotates(small_run):
     assert rounds[0][0] != rounds[1][0], "the first contender rotates"
     assert [r["position"] for r in timed] == list(range(len(CONTENDERS))) * ROUNDS
     assert all(r["wall_seconds"] > 0 and r["max_rss_bytes"] > 0 for r in timed)
+
+
+def test_the_warm_runs_are_refused_unless_the_warm_up_recorded_every_file(tmp_path):
+    folder = buildfolder.synthetic(
+        tmp_path / "m", weights_mib=1, code_dir=bench_build.REPO_ROOT / "model" / "code", code_names=("inference.py",)
+    )
+    record = tmp_path / "digests.json"
+    with pytest.raises(UsageError, match="recorded no digest for"):
+        bench_build.check_recorded(folder, record)
+    files = {os.path.realpath(p): [] for p in folder.rglob("*") if p.is_file()}
+    record.write_text(json.dumps({"version": 1, "files": files}))
+    bench_build.check_recorded(folder, record)
 
 
 def test_the_scratch_outputs_are_removed(small_run):
