@@ -41,7 +41,10 @@ def int8_linear_ops(size: int = SIZE, repeats: int = REPEATS) -> float:
 
     layer = DynamicLinear(size, size, dtype=torch.qint8)
     dense = torch.nn.Linear(size, size)
-    layer.set_weight_bias(torch.quantize_per_tensor(dense.weight.detach(), 0.01, 0, torch.qint8), dense.bias.detach())
+    weight = dense.weight.detach()
+    scales = weight.abs().amax(dim=1) / 127  # a scale per output row, as inference.quantize_int8 quantizes
+    per_row = torch.quantize_per_channel(weight, scales, torch.zeros(size, dtype=torch.long), 0, torch.qint8)
+    layer.set_weight_bias(per_row, dense.bias.detach())
     x = torch.randn(size, size)
     with torch.inference_mode():
         return 2 * size**3 / _best_seconds(lambda: layer(x), repeats)
