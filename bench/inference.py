@@ -409,7 +409,8 @@ def results(m: Measurement, instance: cost.Instance, *, model: str) -> list[Resu
             "sentences/s",
             baseline=seed,
             ratio=int8 / seed,
-            note=f"HUBDEPLOY_PRECISION=int8 (dynamic qint8 Linear, a weight scale per row, {m.quantized_engine} engine); "
+            note="HUBDEPLOY_PRECISION=int8 (dynamic qint8 Linear, a weight scale per row, "
+            f"{m.quantized_engine} engine); "
             + common.format(best=f"int8 {rounds_of('int8')}, seed {rounds_of('seed')}"),
             target_op=">=",
             target_value=TARGET_INT8_SPEEDUP,
