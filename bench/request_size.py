@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.environment import environment
-from bench.inference import bert_flops, financial_sentences, load_inference_module
+from bench.inference import N_SENTENCES, bert_flops, load_inference_module
 from bench.request_limits import MEASUREMENT_PATH, family_of, load_table
 from bench.results import Result
+from bench.sentences import financial_sentences
 from bench.standin import base_standin
 
 ROUNDS = 5
@@ -55,7 +56,7 @@ def cpu_name() -> str:
 
 def chars_per_token(tokenizer: Any) -> float:
     """Mean characters per token of the financial sentences (no truncation, no special tokens)."""
-    sentences = financial_sentences()
+    sentences = financial_sentences(N_SENTENCES)
     tokens = sum(len(ids) for ids in tokenizer(sentences, add_special_tokens=False)["input_ids"])
     return sum(len(s) for s in sentences) / tokens
 
