@@ -142,8 +142,8 @@ def test_a_smoke_failure_rolls_the_endpoint_back(world: World) -> None:
         from hubdeploy.gitops.smoke import load_golden
 
         world.api.labels = {g.text: g.label for g in load_golden()[0]}
-    assert run.returncode != 0 and run.job("deploy dev") == "failed"
-    assert "smoke test failed" in run.output
+    assert run.returncode != 0 and run.job("deploy dev") == "failed", run.output[-5000:]
+    assert "smoke test failed" in run.output, run.output[-5000:]  # failed at smoke, not earlier
     assert endpoint_config(world) == before, "the endpoint serves the previous configuration again"
     assert "↩️ **Status: rolled back**" in world.comment(number, "dev")
 
